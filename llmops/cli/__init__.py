@@ -1,0 +1,59 @@
+"""The `llmops` command: a thin face over the core. Each subcommand lives in its own module here,
+which registers its parser and imports the core lazily so start-up stays fast.
+
+Exit codes: 0 success / gate allows; 1 checks failed / gate blocks; 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from llmops import __version__
+from llmops.errors import InputError
+
+# Subcommand modules, each with `register(subparsers)`; the parser's `func(args) -> int` runs it.
+MODULES = (
+    "llmops.cli.cases",
+    "llmops.cli.pii",
+    "llmops.cli.chatbot",
+    "llmops.cli.monitor",
+    "llmops.cli.feedback",
+    "llmops.cli.release",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmops", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"llmops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside an existing module
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"llmops: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`[tool.llmops]` from pyproject.toml, with environment and command-line overrides.
+
+Read once per process (the pytest plugin and each CLI command call `load_config` once) and passed
+down: the core never reads configuration on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from llmops.errors import InputError
+
+DEFAULTS: dict[str, Any] = {
+    "cases": "cases",
+    "target": "reference",
+    "model": None,
+    "concurrency": 8,
+    "timeout_s": 30.0,
+    "retries": 2,
+    "max_latency_ms": 3000,
+    "reports": "reports",
+    "feedback": "feedback/feedback.jsonl",
+    "logs": "logs",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    cases: Path
+    target: str
+    model: str | None
+    concurrency: int
+    timeout_s: float
+    retries: int
+    max_latency_ms: float
+    reports: Path
+    feedback: Path
+    logs: Path
+    pii_allow: tuple[str, ...] = ()
+    pii: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)
+    monitor: dict[str, Any] = field(default_factory=dict)
+    chatbot: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api_key(self) -> str | None:
+        """Secrets come from the environment only, never from a file we read or write."""
+        return os.environ.get("LLMOPS_API_KEY") or os.environ.get("OPENAI_API_KEY")
+
+    def with_overrides(self, **values: Any) -> Config:
+        """A copy with the given (non-None) values replaced; paths resolved against root."""
+        clean = {k: v for k, v in values.items() if v is not None}
+        for key in ("cases", "reports", "feedback", "logs"):
+            if key in clean:
+                clean[key] = self.resolve(clean[key])
+        return replace(self, **clean)
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` holding a pyproject.toml (else `start`)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file():
+            return d
+    return here
+
+
+def load_config(root: Path | None = None) -> Config:
+    root = find_root(root)
+    table: dict[str, Any] = {}
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{pyproject}: {exc}") from exc
+        table = data.get("tool", {}).get("llmops", {})
+    merged = {**DEFAULTS, **{k: v for k, v in table.items() if not isinstance(v, dict)}}
+    if os.environ.get("LLMOPS_TARGET"):
+        merged["target"] = os.environ["LLMOPS_TARGET"]
+    pii = dict(table.get("pii", {}))
+    try:
+        return Config(
+            root=root,
+            cases=root / merged["cases"],
+            target=str(merged["target"]),
+            model=merged.get("model"),
+            concurrency=max(1, int(merged["concurrency"])),
+            timeout_s=float(merged["timeout_s"]),
+            retries=max(0, int(merged["retries"])),
+            max_latency_ms=float(merged["max_latency_ms"]),
+            reports=root / merged["reports"],
+            feedback=root / merged["feedback"],
+            logs=root / merged["logs"],
+            pii_allow=tuple(str(v) for v in pii.get("allow", ())),
+            pii=pii,
+            gate=dict(table.get("gate", {})),
+            monitor=dict(table.get("monitor", {})),
+            chatbot=dict(table.get("chatbot", {})),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{pyproject}: [tool.llmops]: {exc}") from exc
