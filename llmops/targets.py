@@ -1,0 +1,311 @@
+"""Targets: the chatbots llmops can ask. A target string names one (see `make_target`):
+
+- `reference` / `reference:VERSION`: the built-in reference chatbot, in process;
+- `http(s)://host:port/v1`: an OpenAI-compatible chat-completions endpoint;
+- `python:package.module:function`: a sync or async callable taking the messages, returning text;
+- `cmd:COMMAND`: a command reading the messages as JSON on stdin, writing the reply on stdout.
+
+A target only asks; timeouts, retries and latency belong to the runner. Failures are raised as
+`TargetError` with an `error_type` from `ERROR_TYPES`, so every kind of failure is classified once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from llmops.errors import InputError
+
+Message = dict[str, str]
+ERROR_TYPES = ("timeout", "connection", "http_4xx", "http_5xx", "rate_limited", "bad_response")
+
+
+class TargetError(Exception):
+    """A failed ask. `retryable` errors are retried by the runner, after `retry_after` if given."""
+
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass
+class Reply:
+    text: str
+    model: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+class Target(ABC):
+    #: A description safe to print and store: no credentials.
+    name: str
+    #: The chatbot version answering, when the target knows it.
+    chatbot_version: str | None = None
+    #: Concurrency that suits this target best, when it knows better than the configuration.
+    preferred_concurrency: int | None = None
+
+    @abstractmethod
+    async def ask(self, messages: list[Message]) -> Reply: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or processes."""
+
+
+class ReferenceTarget(Target):
+    def __init__(self, version: str = "v1") -> None:
+        from llmops.chatbot import Chatbot
+
+        self._bot = Chatbot(version)
+        self.chatbot_version = self._bot.version.name
+        self.name = f"reference:{self.chatbot_version}"
+
+    async def ask(self, messages: list[Message]) -> Reply:
+        return Reply(await self._bot.areply(messages), model=self.name)
+
+
+class HttpTarget(Target):
+    """OpenAI-compatible chat completions over one keep-alive async client."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        max_connections: int = 64,
+    ) -> None:
+        import httpx
+
+        self.name = public_target(base_url)
+        self._model = model
+        self._model_lock = asyncio.Lock()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Timeouts are the runner's (one budget per request, whatever the target); none here.
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=None,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    async def _resolve_model(self) -> str:
+        """The configured model, else the server's first listed one (Ollama, vLLM, llama.cpp...)."""
+        if self._model:
+            return self._model
+        async with self._model_lock:
+            if not self._model:
+                data = await self._request("GET", "/models")
+                try:
+                    self._model = str(data["data"][0]["id"])
+                except (KeyError, IndexError, TypeError):
+                    self._model = "default"
+                self.chatbot_version = self._model
+        return self._model
+
+    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        import httpx
+
+        try:
+            resp = await self._client.request(method, path, json=body)
+        except httpx.TimeoutException as exc:
+            raise TargetError("timeout", f"{type(exc).__name__} from {self.name}") from exc
+        except (httpx.TransportError, OSError) as exc:
+            raise TargetError(
+                "connection", f"{type(exc).__name__}: {exc or 'connection failed'}", retryable=True
+            ) from exc
+        if resp.status_code == 429:
+            raise TargetError(
+                "rate_limited",
+                f"HTTP 429 from {self.name}",
+                retryable=True,
+                retry_after=parse_retry_after(resp.headers.get("retry-after")),
+            )
+        if resp.status_code >= 500:
+            raise TargetError(
+                "http_5xx", f"HTTP {resp.status_code} from {self.name}", retryable=True
+            )
+        if resp.status_code >= 400:
+            raise TargetError(
+                "http_4xx", f"HTTP {resp.status_code} from {self.name}: {_error_text(resp.text)}"
+            )
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise TargetError(
+                "bad_response", f"invalid JSON from {self.name}: {resp.text[:60]!r}"
+            ) from exc
+
+    async def ask(self, messages: list[Message]) -> Reply:
+        model = await self._resolve_model()
+        data = await self._request(
+            "POST", "/chat/completions", {"model": model, "messages": messages}
+        )
+        try:
+            message = data["choices"][0]["message"]
+            text = message.get("content")
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise TargetError(
+                "bad_response", f"no choices[0].message in the reply of {self.name}"
+            ) from exc
+        if text is not None and not isinstance(text, str):
+            raise TargetError("bad_response", f"message content is {type(text).__name__}")
+        usage = data.get("usage") if isinstance(data, dict) else None
+        return Reply(
+            text or "",
+            model=data.get("model") or model,
+            usage=usage if isinstance(usage, dict) else {},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class PythonTarget(Target):
+    def __init__(self, ref: str) -> None:
+        self.name = f"python:{ref}"
+        self._func = load_callable(ref)
+        self._is_async = inspect.iscoroutinefunction(self._func) or inspect.iscoroutinefunction(
+            getattr(self._func, "__call__", None)  # noqa: B004 - async callable objects
+        )
+
+    async def ask(self, messages: list[Message]) -> Reply:
+        if self._is_async:
+            result = await self._func(messages)
+        else:  # a sync chatbot must not block the others: run it in a worker thread
+            result = await asyncio.to_thread(self._func, messages)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None:
+            return Reply("")
+        if not isinstance(result, str):
+            raise TargetError("bad_response", f"{self.name} returned {type(result).__name__}")
+        return Reply(result)
+
+
+class CommandTarget(Target):
+    def __init__(self, command: str) -> None:
+        if not command.strip():
+            raise InputError("cmd: target needs a command, e.g. cmd:./bot.sh")
+        self.name = f"cmd:{command}"
+        self._command = command
+
+    async def ask(self, messages: list[Message]) -> Reply:
+        proc = await asyncio.create_subprocess_shell(
+            self._command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await proc.communicate(json.dumps(messages).encode())
+        except asyncio.CancelledError:  # the runner's timeout: leave no process behind
+            proc.kill()
+            await proc.wait()
+            raise
+        if proc.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+            raise TargetError(
+                "bad_response", f"command exited with {proc.returncode}: {tail[0][:200]}"
+            )
+        try:
+            text = out.decode()
+        except UnicodeDecodeError as exc:
+            raise TargetError("bad_response", "command output is not UTF-8") from exc
+        return Reply(text.rstrip("\n"))
+
+
+def make_target(spec: str, *, model: str | None = None, api_key: str | None = None) -> Target:
+    """Build the target a target string names; raise InputError for a string we cannot use."""
+    spec = spec.strip()
+    if spec == "reference" or spec.startswith("reference:"):
+        return ReferenceTarget(spec.partition(":")[2] or "v1")
+    if spec.startswith(("http://", "https://")):
+        return HttpTarget(spec, model=model, api_key=api_key)
+    if spec.startswith("python:"):
+        return PythonTarget(spec[len("python:") :])
+    if spec.startswith("cmd:"):
+        return CommandTarget(spec[len("cmd:") :])
+    raise InputError(
+        f"unknown target {public_target(spec)!r}: use reference[:VERSION], http(s)://HOST/v1, "
+        "python:module:function or cmd:COMMAND"
+    )
+
+
+def load_callable(ref: str) -> Callable[[list[Message]], str | Awaitable[str]]:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise InputError(f"python target {ref!r}: expected python:package.module:function")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"python target {ref!r}: cannot import {module_name}: {exc}") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise InputError(f"python target {ref!r}: {module_name} has no {attr}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise InputError(f"python target {ref!r}: {attr} is not callable")
+    return obj
+
+
+_SECRET_QUERY = re.compile(r"(?i)(key|token|secret|password|auth|sig)")
+
+
+def public_target(spec: str) -> str:
+    """The target string without credentials: no user:password@, no secret-looking query values."""
+    if not spec.startswith(("http://", "https://")):
+        return spec
+    parts = urlsplit(spec)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = "&".join(
+        f"{k}=***" if _SECRET_QUERY.search(k) else f"{k}={v}"
+        for k, _, v in (p.partition("=") for p in parts.query.split("&") if p)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: an integer, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime, timezone
+
+        when = parsedate_to_datetime(value)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _error_text(body: str) -> str:
+    try:
+        data = json.loads(body)
+        return str(data.get("error", {}).get("message") or data)[:200]
+    except (ValueError, AttributeError):
+        return body[:200]
