@@ -1,0 +1,382 @@
+"""Cases: YAML files of prompts and expected behaviour, validated against
+`schemas/case.schema.json`, with the safe defaults merged in.
+
+Every problem is reported as `file:line: why` and costs only the case (or, for a file that does not
+parse, the file) it is in: the other cases still load.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+from llmops.errors import where
+from llmops.schemas import load_schema
+
+try:  # the C loader keeps collection of thousands of cases fast
+    from yaml import CSafeLoader as Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as Loader  # type: ignore[assignment]
+
+SEVERITIES = ("critical", "major", "minor")
+#: Expectations every case is held to unless it says otherwise (max_latency_ms comes from config).
+SAFE_DEFAULTS: dict[str, Any] = {"not_empty": True, "no_pii": True, "no_financial_details": True}
+#: Expectation keys that modify other checks instead of being checks themselves.
+MODIFIERS = frozenset({"case_sensitive", "allow_pii"})
+
+Path_ = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class CaseError:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{where(self.file, self.line)}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    suite: str
+    file: str  # as given to the loader, relative to the project root where possible
+    line: int
+    messages: tuple[dict[str, str], ...]
+    expect: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    severity: str = "major"
+    owner: str | None = None
+    description: str | None = None
+    skip: str | None = None
+    allow_pii: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def prompt(self) -> str:
+        """The last user turn: what the chatbot answers."""
+        for m in reversed(self.messages):
+            if m["role"] == "user":
+                return m["content"]
+        return self.messages[-1]["content"]
+
+    @property
+    def location(self) -> str:
+        return where(self.file, self.line)
+
+    def checks(self) -> list[str]:
+        """The expectation keys this case is judged on, in a stable order."""
+        return [
+            k
+            for k, v in self.expect.items()
+            if k not in MODIFIERS and v is not None and (v is not False or k == "refuses")
+        ]
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "suite": self.suite,
+            "messages": list(self.messages),
+            "expect": self.expect,
+            "severity": self.severity,
+            "allow_pii": sorted(self.allow_pii),
+        }
+
+
+@dataclass
+class LoadResult:
+    cases: list[Case] = field(default_factory=list)
+    errors: list[CaseError] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def errors_by_file(self) -> dict[str, list[CaseError]]:
+        out: dict[str, list[CaseError]] = {f: [] for f in self.files}
+        for e in self.errors:
+            out.setdefault(e.file, []).append(e)
+        return out
+
+
+def find_case_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml")))
+        else:
+            files.append(p)
+    return files
+
+
+def load_cases(
+    paths: Iterable[Path], *, max_latency_ms: float = 3000, root: Path | None = None
+) -> LoadResult:
+    """Load and validate every case file under `paths`; errors are collected, never raised."""
+    result = LoadResult()
+    seen: dict[str, Case] = {}
+    for path in find_case_files(paths):
+        name = _display(path, root)
+        result.files.append(name)
+        for item in _load_file(path, name, max_latency_ms):
+            if isinstance(item, CaseError):
+                result.errors.append(item)
+            elif item.id in seen:
+                first = seen[item.id]
+                why = f"duplicate id {item.id!r} (first at {first.location})"
+                result.errors.append(CaseError(name, item.line, why))
+            else:
+                seen[item.id] = item
+                result.cases.append(item)
+    return result
+
+
+def cases_digest(cases: Iterable[Case]) -> str:
+    h = hashlib.sha256()
+    for c in sorted(cases, key=lambda c: c.id):
+        h.update(json.dumps(c.canonical(), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema("case"))
+
+
+def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | CaseError]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        yield CaseError(name, None, f"cannot read: {exc}")
+        return
+    try:
+        loader = Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        yield CaseError(name, mark.line + 1 if mark else None, f"bad YAML: {problem}")
+        return
+    if data is None:
+        yield CaseError(name, None, "empty file: expected a mapping with `cases:`")
+        return
+    lines: dict[Path_, int] = {}
+    dup_errors = list(_index_lines(node, (), lines, name))
+    yield from dup_errors
+    if not isinstance(data, dict):
+        yield CaseError(name, 1, f"expected a mapping with `cases:`, got {type(data).__name__}")
+        return
+
+    bad_cases: set[int] = set()
+    errors: list[CaseError] = []
+    file_broken = False
+    for err in _validator().iter_errors(data):
+        path_ = tuple(err.absolute_path)
+        if len(path_) >= 2 and path_[0] == "cases" and isinstance(path_[1], int):
+            bad_cases.add(path_[1])
+        else:
+            file_broken = True
+        errors.append(_schema_error(err, name, lines, data))
+    raw_cases = data.get("cases") if isinstance(data.get("cases"), list) else []
+    for i, raw in enumerate(raw_cases):
+        problems = list(_semantic_errors(raw, name, ("cases", i), lines))
+        if problems:
+            bad_cases.add(i)
+            errors.extend(problems)
+    yield from sorted(errors, key=lambda e: e.line or 0)
+    if file_broken:
+        return
+
+    suite = data.get("suite") or _suite_name(path)
+    defaults = data.get("defaults") or {}
+    for i, raw in enumerate(raw_cases):
+        if i not in bad_cases:
+            line = lines.get(("cases", i), 1)
+            yield _build_case(raw, defaults, suite, name, line, max_latency_ms)
+
+
+def _suite_name(path: Path) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-") or "cases"
+
+
+def _build_case(
+    raw: dict[str, Any],
+    defaults: dict[str, Any],
+    suite: str,
+    file: str,
+    line: int,
+    max_latency_ms: float,
+) -> Case:
+    expect: dict[str, Any] = {**SAFE_DEFAULTS, "max_latency_ms": max_latency_ms}
+    expect.update(defaults.get("expect") or {})
+    expect.update(raw.get("expect") or {})
+    allow = {
+        *(defaults.get("expect") or {}).get("allow_pii", ()),
+        *(raw.get("expect") or {}).get("allow_pii", ()),
+        *raw.get("allow_pii", ()),
+    }
+    expect.pop("allow_pii", None)
+    tags = tuple(dict.fromkeys([*defaults.get("tags", ()), *raw.get("tags", ())]))
+    if "prompt" in raw:
+        messages: tuple[dict[str, str], ...] = ({"role": "user", "content": raw["prompt"]},)
+    else:
+        messages = tuple({"role": m["role"], "content": m["content"]} for m in raw["conversation"])
+    return Case(
+        id=raw["id"],
+        suite=suite,
+        file=file,
+        line=line,
+        messages=messages,
+        expect=expect,
+        tags=tags,
+        severity=raw.get("severity") or defaults.get("severity") or "major",
+        owner=raw.get("owner") or defaults.get("owner"),
+        description=raw.get("description"),
+        skip=raw.get("skip"),
+        allow_pii=frozenset(allow),
+    )
+
+
+def _index_lines(node: Any, path: Path_, lines: dict[Path_, int], name: str) -> Iterator[CaseError]:
+    """Record the 1-based line of every mapping key and sequence item; report duplicate keys."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        keys: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in keys:
+                yield CaseError(name, key_node.start_mark.line + 1, f"duplicate key {key!r}")
+            keys.add(key)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            yield from _index_lines(value_node, (*path, key), lines, name)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _index_lines(item, (*path, i), lines, name)
+
+
+def _line_for(path: Path_, lines: dict[Path_, int]) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def _case_label(data: Any, path: Path_) -> str:
+    """`case 'x': ` for errors inside a case, so a PM sees which one."""
+    if len(path) >= 2 and path[0] == "cases":
+        try:
+            case_id = data["cases"][path[1]].get("id")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            case_id = None
+        return f"case {case_id!r}: " if case_id else f"cases[{path[1]}]: "
+    return ""
+
+
+def _schema_error(
+    err: ValidationError, name: str, lines: dict[Path_, int], data: Any
+) -> CaseError:
+    path = tuple(err.absolute_path)
+    label = _case_label(data, path)
+    field_name = ".".join(str(p) for p in path[2:] if not isinstance(p, int)) if label else ""
+    instance = err.instance
+    if err.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = list(err.schema.get("properties", {}))
+        extra = [k for k in instance if k not in allowed]
+        key = extra[0] if extra else "?"
+        hint = difflib.get_close_matches(str(key), allowed, n=1)
+        why = f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        where_ = f" in {field_name}" if field_name else ""
+        return CaseError(name, _line_for((*path, key), lines), f"{label}{why}{where_}")
+    if err.validator == "oneOf" and isinstance(instance, dict) and "id" in instance:
+        has = [k for k in ("prompt", "conversation") if k in instance]
+        why = (
+            "has both `prompt` and `conversation`; use one"
+            if len(has) == 2
+            else "missing `prompt` (or `conversation`)"
+        )
+        return CaseError(name, _line_for(path, lines), f"{label}{why}")
+    if err.validator == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return CaseError(name, _line_for(path, lines), f"{label}missing required key {missing!r}")
+    if err.validator == "pattern" and path[-1:] == ("id",):
+        why = f"bad id {instance!r}: use lowercase letters, digits, '.', '_' or '-'"
+        return CaseError(name, _line_for(path, lines), f"{label}{why}")
+    if err.validator == "oneOf" and err.schema.get("oneOf", [{}])[0].get("type") == "string":
+        why = f"{field_name or 'value'} must be a string or a list of strings, got {instance!r}"
+        return CaseError(name, _line_for(path, lines), f"{label}{why}")
+    msg = err.message if len(err.message) < 200 else err.message[:200] + "..."
+    subject = f"{field_name}: " if field_name else ""
+    return CaseError(name, _line_for(path, lines), f"{label}{subject}{msg}")
+
+
+def _semantic_errors(
+    raw: dict[str, Any], name: str, path: Path_, lines: dict[Path_, int]
+) -> Iterator[CaseError]:
+    """What the schema cannot say: regexes compile, json_schema is a schema, sane bounds.
+    Runs on cases the schema rejected too (so every problem shows at once): trusts no type."""
+    if not isinstance(raw, dict):
+        return
+    expect = raw.get("expect") if isinstance(raw.get("expect"), dict) else {}
+    label = f"case {raw.get('id')!r}: "
+    for key in ("regex", "not_regex"):
+        patterns = expect.get(key)
+        for pattern in [patterns] if isinstance(patterns, str) else patterns or []:
+            if not isinstance(pattern, str):
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield CaseError(
+                    name,
+                    _line_for((*path, "expect", key), lines),
+                    f"{label}bad {key} {pattern!r}: {exc}",
+                )
+    if isinstance(expect.get("json_schema"), dict):
+        try:
+            Draft202012Validator.check_schema(expect["json_schema"])
+        except SchemaError as exc:
+            yield CaseError(
+                name,
+                _line_for((*path, "expect", "json_schema"), lines),
+                f"{label}bad json_schema: {exc.message}",
+            )
+    lo, hi = expect.get("min_chars"), expect.get("max_chars")
+    if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+        yield CaseError(
+            name,
+            _line_for((*path, "expect", "min_chars"), lines),
+            f"{label}min_chars ({lo}) is greater than max_chars ({hi})",
+        )
+    conversation = raw.get("conversation")
+    if isinstance(conversation, list) and not any(
+        isinstance(m, dict) and m.get("role") == "user" for m in conversation
+    ):
+        yield CaseError(
+            name, _line_for((*path, "conversation"), lines), f"{label}conversation has no user turn"
+        )
