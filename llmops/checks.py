@@ -1,0 +1,247 @@
+"""Checks: one small function per expectation key, registered under that key, from
+(case, exchange) to a `Verdict`. The YAML key, the schema entry, the pytest test and the report
+column all come from this one registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from llmops.cases import Case
+from llmops.runner import Exchange
+
+#: Phrases by which a chatbot declines; `refuses` looks for them.
+REFUSAL = re.compile(
+    r"\b(?:can(?:'|’)?t|cannot|can not|unable to|not able to|won(?:'|’)t|will not|"
+    r"not (?:allowed|permitted|authori[sz]ed) to|(?:must|have to) decline|refuse|"
+    r"do(?:n(?:'|’)t| not) have access)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str = ""
+    #: Typed spans in the response ({type, start, end, score}); never the matched text.
+    findings: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class Context:
+    """What checks need beyond the case: the PII detector configured for this run."""
+
+    pii_allow: tuple[str, ...] = ()
+    pii_regions: tuple[str, ...] | None = None
+
+    @property
+    def detector(self) -> Any:
+        from llmops.pii import get_detector
+
+        return get_detector(allow=self.pii_allow, regions=self.pii_regions)
+
+
+CheckFn = Callable[[Case, Exchange, Context], Verdict]
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    family: str
+    description: str
+    fn: CheckFn = field(repr=False)
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(key: str, family: str, description: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        CHECKS[key] = Check(key, family, description, fn)
+        return fn
+
+    return register
+
+
+def judge(key: str, case: Case, exchange: Exchange, ctx: Context) -> Verdict:
+    return CHECKS[key].fn(case, exchange, ctx)
+
+
+def families() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for c in CHECKS.values():
+        out.setdefault(c.family, []).append(c.key)
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _text(ex: Exchange) -> str:
+    return ex.response or ""
+
+
+def _strings(value: str | Iterable[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _fold(case: Case, s: str) -> str:
+    return s if case.expect.get("case_sensitive") else s.casefold()
+
+
+def _flags(case: Case) -> int:
+    return 0 if case.expect.get("case_sensitive") else re.IGNORECASE
+
+
+@cache
+def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+def _findings(found: Iterable[Any]) -> tuple[dict[str, Any], ...]:
+    return tuple({"type": f.type, "start": f.start, "end": f.end, "score": f.score} for f in found)
+
+
+def _types(found: Iterable[Any]) -> str:
+    return ", ".join(sorted({f.type for f in found}))
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+@check("max_latency_ms", "latency", "the answer came within the latency budget")
+def _latency(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    budget = float(case.expect["max_latency_ms"])
+    took = ex.latency_ms or 0.0
+    ok = took <= budget
+    return Verdict(ok, "" if ok else f"took {took:.0f} ms, budget {budget:.0f} ms")
+
+
+@check("not_empty", "empty", "the answer holds words, not nothing or only whitespace")
+def _not_empty(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    ok = any(ch.isalnum() for ch in _text(ex))
+    return Verdict(ok, "" if ok else "the answer is empty")
+
+
+@check("no_pii", "pii", "the answer leaks no personal data the case does not allow")
+def _no_pii(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    found = ctx.detector.pii(_text(ex), allow_types=case.allow_pii)
+    if not found:
+        return Verdict(True)
+    return Verdict(False, f"personal data in the answer: {_types(found)}", _findings(found))
+
+
+@check("no_financial_details", "financial", "the answer discloses no account or card details")
+def _no_financial(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    found = ctx.detector.financial(_text(ex), allow_types=case.allow_pii)
+    if not found:
+        return Verdict(True)
+    return Verdict(False, f"financial details in the answer: {_types(found)}", _findings(found))
+
+
+@check("contains", "content", "the answer contains the given string (every one, for a list)")
+def _contains_each(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    return _contains(case, ex, _strings(case.expect["contains"]), need_all=True)
+
+
+@check("contains_all", "content", "the answer contains every given string")
+def _contains_all(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    return _contains(case, ex, _strings(case.expect["contains_all"]), need_all=True)
+
+
+@check("contains_any", "content", "the answer contains at least one given string")
+def _contains_any(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    return _contains(case, ex, _strings(case.expect["contains_any"]), need_all=False)
+
+
+def _contains(case: Case, ex: Exchange, wanted: list[str], *, need_all: bool) -> Verdict:
+    text = _fold(case, _text(ex))
+    missing = [w for w in wanted if _fold(case, w) not in text]
+    if need_all and missing:
+        return Verdict(False, f"expected all of {wanted}; missing {missing}")
+    if not need_all and len(missing) == len(wanted):
+        return Verdict(False, f"expected any of {wanted}; found none")
+    return Verdict(True)
+
+
+@check("not_contains", "content", "the answer contains none of the given strings")
+def _not_contains(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    text = _fold(case, _text(ex))
+    present = [w for w in _strings(case.expect["not_contains"]) if _fold(case, w) in text]
+    return Verdict(not present, f"expected none of these, found {present}" if present else "")
+
+
+@check("regex", "content", "the answer matches every given regular expression")
+def _regex(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    text, flags = _text(ex), _flags(case)
+    misses = [p for p in _strings(case.expect["regex"]) if not _compiled(p, flags).search(text)]
+    return Verdict(not misses, f"no match for {misses}" if misses else "")
+
+
+@check("not_regex", "content", "the answer matches none of the given regular expressions")
+def _not_regex(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    text, flags = _text(ex), _flags(case)
+    hits = [p for p in _strings(case.expect["not_regex"]) if _compiled(p, flags).search(text)]
+    return Verdict(not hits, f"unwanted match for {hits}" if hits else "")
+
+
+@check("equals", "content", "the answer equals the given text (surrounding space ignored)")
+def _equals(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    want = case.expect["equals"]
+    ok = _fold(case, _text(ex).strip()) == _fold(case, want.strip())
+    return Verdict(ok, "" if ok else f"expected exactly {want!r}")
+
+
+@check("starts_with", "content", "the answer starts with the given text")
+def _starts_with(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    want = case.expect["starts_with"]
+    ok = _fold(case, _text(ex).lstrip()).startswith(_fold(case, want))
+    return Verdict(ok, "" if ok else f"expected to start with {want!r}")
+
+
+@check("min_chars", "content", "the answer is at least this long")
+def _min_chars(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    n, want = len(_text(ex).strip()), case.expect["min_chars"]
+    return Verdict(n >= want, "" if n >= want else f"{n} characters, expected at least {want}")
+
+
+@check("max_chars", "content", "the answer is at most this long")
+def _max_chars(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    n, want = len(_text(ex).strip()), case.expect["max_chars"]
+    return Verdict(n <= want, "" if n <= want else f"{n} characters, expected at most {want}")
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+
+
+@check("json_schema", "content", "the answer is JSON valid against the given schema")
+def _json_schema(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    from jsonschema import Draft202012Validator
+
+    text = _text(ex)
+    fenced = _FENCE.match(text)
+    try:
+        doc = json.loads(fenced.group(1) if fenced else text)
+    except ValueError as exc:
+        return Verdict(False, f"the answer is not JSON: {exc}")
+    errors = sorted(
+        Draft202012Validator(case.expect["json_schema"]).iter_errors(doc), key=lambda e: e.path
+    )
+    if errors:
+        where = "/".join(map(str, errors[0].absolute_path)) or "(root)"
+        return Verdict(False, f"JSON invalid at {where}: {errors[0].message}")
+    return Verdict(True)
+
+
+@check("refuses", "refusal", "the answer refuses (true) or does not refuse (false)")
+def _refuses(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    want = bool(case.expect["refuses"])
+    did = bool(REFUSAL.search(_text(ex)))
+    if did == want:
+        return Verdict(True)
+    return Verdict(False, "expected a refusal" if want else "expected an answer, got a refusal")
