@@ -1,0 +1,456 @@
+"""The pytest plugin (registered through the `pytest11` entry point): a thin face over the core.
+
+It turns the cases into parametrized checks of the test functions in `evals/` (each marked
+`@pytest.mark.llmops_check(KEY)`), asks the target every selected case exactly once per repeat
+before any check runs, and writes results.json (plus pytest-html and JUnit defaults) after the run.
+Outside an eval run it does nothing but register its options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from llmops import checks, results
+from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
+from llmops.config import Config, load_config
+from llmops.errors import InputError
+from llmops.runner import Exchange, RetryPolicy, ask_all
+from llmops.targets import make_target, public_target
+
+SESSION = pytest.StashKey["EvalSession"]()
+VERDICT = pytest.StashKey[checks.Verdict]()
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """One parameter of an eval test: a case and which repeat of it."""
+
+    case: Case
+    repeat: int = 1
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.case.id, self.repeat)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmops", "llmops evals")
+    group.addoption("--target", help="chatbot to evaluate: reference[:VERSION], "
+                    "http(s)://HOST/v1, python:module:function or cmd:COMMAND")
+    group.addoption("--model", help="model name sent to an OpenAI-compatible target")
+    group.addoption("--cases", help="case file or directory (default [tool.llmops] cases)")
+    group.addoption("--concurrency", type=int, help="cases asked at once (default 8)")
+    group.addoption("--repeat", type=int, default=1, help="ask every case N times")
+    group.addoption("--timeout", type=float, help="seconds per request (default 30)")
+    group.addoption("--retries", type=int, help="retries of transient failures (default 2)")
+    group.addoption("--reports", help="directory of report.html, junit.xml, results.json")
+    group.addoption("--results", help="path of results.json (default REPORTS/results.json)")
+    group.addoption("--no-feedback", action="store_true",
+                    help="do not turn failed checks into feedback records")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "llmops_check(key): an eval test judging the llmops expectation KEY"
+    )
+    for sev in SEVERITIES:
+        config.addinivalue_line("markers", f"{sev}: llmops cases of severity {sev}")
+    if not _is_eval_run(config):
+        return
+    try:
+        session = EvalSession(config)
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    config.stash[SESSION] = session
+    # Reports by default, so `pytest evals/` alone leaves the evidence behind.
+    opt = config.option
+    if hasattr(opt, "htmlpath") and not opt.htmlpath:
+        opt.htmlpath = str(session.reports / "report.html")
+        opt.self_contained_html = True
+    if not getattr(opt, "xmlpath", None):
+        opt.xmlpath = str(session.reports / "junit.xml")
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlColumns(), "llmops-html")
+
+
+# Run before pytest-html and junitxml configure themselves, so the defaults above take effect.
+pytest_configure = pytest.hookimpl(tryfirst=True)(pytest_configure)
+
+
+def _is_eval_run(config: pytest.Config) -> bool:
+    """An eval run is one whose arguments point into `<rootdir>/evals`."""
+    evals = (config.rootpath / "evals").resolve()
+    base = config.invocation_params.dir
+    for arg in config.args:
+        p = (base / arg.split("::")[0]).resolve()
+        if p == evals or evals in p.parents:
+            return True
+    return False
+
+
+class EvalSession:
+    """Everything one eval run holds: configuration, cases, exchanges and result records."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.getoption
+        cfg = load_config(config.rootpath)
+        reports = opt("reports")
+        self.cfg: Config = cfg.with_overrides(
+            target=opt("target"),
+            model=opt("model"),
+            cases=opt("cases"),
+            concurrency=opt("concurrency"),
+            timeout_s=opt("timeout"),
+            retries=opt("retries"),
+            reports=reports,
+        )
+        self.explicit_concurrency = opt("concurrency") is not None
+        self.repeat = max(1, opt("repeat"))
+        self.reports = self.cfg.reports
+        self.results_path = self.cfg.resolve(opt("results")) if opt("results") else (
+            self.reports / "results.json"
+        )
+        self.feedback = not opt("no_feedback")
+        self.pytest_config = config
+        self.ctx = checks.Context(
+            pii_allow=self.cfg.pii_allow,
+            pii_regions=tuple(self.cfg.pii["regions"]) if self.cfg.pii.get("regions") else None,
+        )
+        self.target_name = public_target(self.cfg.target)
+        self.chatbot_version: str | None = None
+        self.concurrency_used = self.cfg.concurrency
+        self.started_at = results.now_iso()
+        self._loaded: LoadResult | None = None
+        self.exchanges: dict[tuple[str, int], Exchange] = {}
+        self.records: list[dict[str, Any]] = []
+        self.ask_seconds: float | None = None
+
+    @property
+    def loaded(self) -> LoadResult:
+        if self._loaded is None:
+            self._loaded = load_cases(
+                [self.cfg.cases], max_latency_ms=self.cfg.max_latency_ms, root=self.cfg.root
+            )
+            if not self.cfg.cases.exists():
+                missing = CaseError(str(self.cfg.cases), None, "no such case file or directory")
+                self._loaded.errors.append(missing)
+                self._loaded.files.append(str(self.cfg.cases))
+            tags = {t for c in self._loaded.cases for t in c.tags}
+            for tag in sorted(tags - set(SEVERITIES)):
+                self.pytest_config.addinivalue_line("markers", f"{tag}: llmops case tag")
+        return self._loaded
+
+    def params(self, key: str) -> list[Any]:
+        out = []
+        for case in self.loaded.cases:
+            if key not in case.checks():
+                continue
+            marks: list[Any] = [getattr(pytest.mark, t) for t in (*case.tags, case.severity)]
+            if case.skip:
+                marks.append(pytest.mark.skip(reason=case.skip))
+            for r in range(1, self.repeat + 1):
+                ident = f"{case.suite}/{case.id}" + (f"#{r}" if self.repeat > 1 else "")
+                out.append(pytest.param(CaseRun(case, r), id=ident, marks=marks))
+        return out
+
+    def ask(self, runs: list[CaseRun], write: Callable[[str], None]) -> None:
+        """Ask every selected run once, concurrently, before any check is judged."""
+        if not runs:
+            return
+        policy = RetryPolicy(retries=self.cfg.retries, timeout_s=self.cfg.timeout_s)
+
+        async def main() -> None:
+            try:
+                cfg = self.cfg
+                target = make_target(cfg.target, model=cfg.model, api_key=cfg.api_key)
+            except InputError as exc:
+                raise pytest.UsageError(str(exc)) from exc
+            self.target_name = target.name
+            conc = self.cfg.concurrency
+            if target.preferred_concurrency and not self.explicit_concurrency:
+                conc = target.preferred_concurrency
+            self.concurrency_used = conc
+            write(f"llmops: asking {len(runs)} case run(s) of {target.name} "
+                  f"(concurrency {conc}, timeout {self.cfg.timeout_s:g} s)")
+            try:
+                got = await ask_all(
+                    target, [(r.key, list(r.case.messages)) for r in runs],
+                    concurrency=conc, policy=policy,
+                )
+            finally:
+                await target.aclose()
+            self.chatbot_version = target.chatbot_version
+            self.exchanges.update(got)  # type: ignore[arg-type]
+
+        start = time.perf_counter()
+        asyncio.run(main())
+        self.ask_seconds = time.perf_counter() - start
+        failed = sum(1 for e in self.exchanges.values() if not e.ok)
+        write(f"llmops: asked in {self.ask_seconds:.2f} s"
+              + (f"; {failed} failed to answer" if failed else ""))
+
+    def redact(self, text: str) -> str:
+        return self.ctx.detector.redact(text)
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.records.append(rec)
+
+    def finish(self) -> dict[str, Any] | None:
+        if not self.records:
+            return None
+        doc = results.document(
+            self.records,
+            started_at=self.started_at,
+            target=self.target_name,
+            chatbot_version=self.chatbot_version,
+            cases_digest=cases_digest(self.loaded.cases),
+            root=self.cfg.root,
+            repeat=self.repeat,
+            concurrency=self.concurrency_used,
+            case_file_errors=[str(e) for e in self.loaded.errors],
+        )
+        results.write(self.results_path, doc)
+        return doc
+
+
+def _session(config: pytest.Config) -> EvalSession | None:
+    return config.stash.get(SESSION, None)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = _session(metafunc.config)
+    if "llmops_case" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("llmops_check")
+        if marker is None or not marker.args or marker.args[0] not in checks.CHECKS:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: mark it @pytest.mark.llmops_check(KEY) with KEY "
+                f"one of {sorted(checks.CHECKS)}"
+            )
+        metafunc.parametrize("llmops_case", session.params(marker.args[0]) if session else [])
+    if "llmops_case_file" in metafunc.fixturenames:
+        files = session.loaded.errors_by_file() if session else {}
+        metafunc.parametrize(
+            "llmops_case_file",
+            [pytest.param((f, [str(e) for e in errs]), id=f) for f, errs in files.items()],
+        )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Checks no selected case asks for parametrize to an empty set: drop them rather than
+    # report a skip per unused check.
+    items[:] = [
+        i for i in items
+        if not (hasattr(i, "callspec") and "llmops_case" in i.callspec.params
+                and not isinstance(i.callspec.params["llmops_case"], CaseRun))
+    ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
+    es = _session(session.config)
+    if es and not session.config.option.collectonly and not session.testsfailed:
+        runs: dict[tuple[str, int], CaseRun] = {}
+        for item in session.items:
+            run = _run_of(item)
+            if run and not run.case.skip:
+                runs.setdefault(run.key, run)
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        es.ask(list(runs.values()), tr.write_line if tr else print)
+    return (yield)
+
+
+def _run_of(item: pytest.Item) -> CaseRun | None:
+    callspec = getattr(item, "callspec", None)
+    run = callspec.params.get("llmops_case") if callspec else None
+    return run if isinstance(run, CaseRun) else None
+
+
+@pytest.fixture
+def llmops_session(request: pytest.FixtureRequest) -> EvalSession:
+    es = _session(request.config)
+    if es is None:
+        pytest.skip("not an llmops eval run (run `pytest evals/`)")
+    return es
+
+
+@pytest.fixture
+def llmops_exchange(
+    request: pytest.FixtureRequest, llmops_case: CaseRun, llmops_session: EvalSession
+) -> Exchange:
+    """The one exchange of this case run; every check of the case judges this same exchange."""
+    ex = llmops_session.exchanges.get(llmops_case.key)
+    node = request.node
+    case = llmops_case.case
+    node.user_properties.extend([
+        ("case", case.location),
+        ("check", node.get_closest_marker("llmops_check").args[0]),
+    ])
+    if ex is None:
+        pytest.fail(f"{case.location}: case {case.id!r} was not asked", pytrace=False)
+    excerpt = results.excerpt(ex.response, llmops_session.redact, 160)
+    node.user_properties.extend([
+        ("latency_ms", f"{ex.latency_ms:.0f}" if ex.latency_ms is not None else ""),
+        ("response", excerpt or ""),
+    ])
+    if not ex.ok:
+        pytest.fail(
+            f"{case.location} {case.suite}/{case.id}: the target failed ({ex.error_type}) after "
+            f"{ex.attempts} attempt(s): {llmops_session.redact(ex.error or '')}",
+            pytrace=False,
+        )
+    return ex
+
+
+@pytest.fixture
+def check(
+    request: pytest.FixtureRequest,
+    llmops_case: CaseRun,
+    llmops_exchange: Exchange,
+    llmops_session: EvalSession,
+) -> Callable[[], None]:
+    """Judge this test's expectation on the case's exchange; fail with a readable message."""
+    key = request.node.get_closest_marker("llmops_check").args[0]
+
+    def run() -> None:
+        case, ex = llmops_case.case, llmops_exchange
+        verdict = checks.judge(key, case, ex, llmops_session.ctx)
+        request.node.stash[VERDICT] = verdict
+        if not verdict.passed:
+            got = results.excerpt(ex.response, llmops_session.redact) or ""
+            latency = f"{ex.latency_ms:.0f} ms" if ex.latency_ms is not None else "no latency"
+            pytest.fail(
+                f"{case.location} {case.suite}/{case.id} [{key}]: {verdict.message}\n"
+                f"  got ({latency}, redacted): {got!r}",
+                pytrace=False,
+            )
+
+    return run
+
+
+@pytest.fixture
+def case_file_errors(llmops_case_file: tuple[str, list[str]]) -> list[str]:
+    return llmops_case_file[1]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    es = _session(item.config)
+    if es is None:
+        return report
+    run = _run_of(item)
+    if run is not None:
+        _record_check(es, item, run, report)
+    elif call.when == "call" and report.failed and hasattr(item, "callspec"):
+        file_and_errors = item.callspec.params.get("llmops_case_file")
+        if file_and_errors:
+            for message in file_and_errors[1]:
+                es.add(results.file_error_record(file_and_errors[0], None, message))
+    return report
+
+
+def _record_check(es: EvalSession, item: pytest.Item, run: CaseRun, report: Any) -> None:
+    if report.when == "setup" and report.passed:
+        return
+    if report.when == "teardown":
+        return
+    key = item.get_closest_marker("llmops_check").args[0]
+    ex = es.exchanges.get(run.key)
+    if report.when == "setup":
+        outcome = "skipped" if report.skipped else "error"
+        message = _reason(report)
+    else:
+        outcome = "skipped" if report.skipped else "passed" if report.passed else "failed"
+        verdict = item.stash.get(VERDICT, None)
+        message = verdict.message if verdict else _reason(report)
+    es.add(results.record(
+        run.case, key, outcome, redact=es.redact, message=message, exchange=ex,
+        verdict=item.stash.get(VERDICT, None), repeat=run.repeat,
+    ))
+
+
+def _reason(report: Any) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    return str(getattr(report, "longreprtext", "") or "")[:500]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    es = _session(session.config)
+    if es is None:
+        return
+    doc = es.finish()
+    es.doc = doc  # type: ignore[attr-defined]
+    if doc and es.feedback:
+        _feedback_from(es, doc)
+
+
+def _feedback_from(es: EvalSession, doc: dict[str, Any]) -> None:
+    """Failed checks become feedback records (source: eval); never fail the run over it."""
+    try:
+        from llmops.feedback import from_results
+    except ImportError:
+        return
+    try:
+        es.feedback_added = from_results(doc, es.cfg.feedback)  # type: ignore[attr-defined]
+    except Exception as exc:  # feedback is a by-product: report, don't break the run
+        es.feedback_error = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    es = _session(terminalreporter.config)
+    doc = getattr(es, "doc", None) if es else None
+    if not doc:
+        return
+    s = doc["summary"]
+    tr = terminalreporter
+    tr.write_sep("=", "llmops summary")
+    width = max([len(x) for x in s["suites"]] + [5])
+    tr.write_line(f"{'suite':<{width}}  checks  passed  failed  errors  pass rate")
+    for name, g in s["suites"].items():
+        tr.write_line(
+            f"{name:<{width}}  {g['checks']:>6}  {g['passed']:>6}  {g['failed']:>6}  "
+            f"{g['errors']:>6}  {g['pass_rate']:>8.1%}"
+        )
+    lat = s["latency_ms"]
+    fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+    tr.write_line(
+        f"{'all':<{width}}  {s['checks']:>6}  {s['passed']:>6}  {s['failed']:>6}  "
+        f"{s['errors']:>6}  {s['pass_rate']:>8.1%}"
+    )
+    tr.write_line(
+        f"cases {s['cases']} | latency ms p50 {fmt(lat['p50'])} p95 {fmt(lat['p95'])} "
+        f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {doc['run']['target']}"
+    )
+    tr.write_line(f"results: {es.results_path}")
+    if getattr(es, "feedback_added", 0):
+        tr.write_line(f"feedback: {es.feedback_added} new record(s) in {es.cfg.feedback}")
+    if getattr(es, "feedback_error", None):
+        tr.write_line(f"feedback: not written: {es.feedback_error}", yellow=True)
+
+
+class HtmlColumns:
+    """pytest-html 4 columns: case (file:line), check, latency and the redacted excerpt."""
+
+    COLUMNS = (("case", "Case"), ("check", "Check"), ("latency_ms", "Latency ms"),
+               ("response", "Response (redacted)"))
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        for i, (_, title) in enumerate(self.COLUMNS):
+            cells.insert(2 + i, f"<th>{title}</th>")
+
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        props = dict(report.user_properties)
+        for i, (key, _) in enumerate(self.COLUMNS):
+            cells.insert(2 + i, f"<td>{html.escape(str(props.get(key, '')))}</td>")
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = "llmops evals"
+

@@ -1,0 +1,195 @@
+"""Results: one record per check of one exchange, and the `results.json` document (see
+`schemas/results.schema.json`). Text enters a record only redacted; findings are typed spans.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llmops import __version__
+from llmops.cases import Case
+from llmops.checks import Verdict
+from llmops.fileio import write_json
+from llmops.runner import Exchange
+
+EXCERPT_CHARS = 300
+OUTCOMES = ("passed", "failed", "error", "skipped")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def excerpt(text: str | None, redact: Any, limit: int = EXCERPT_CHARS) -> str | None:
+    """Redact the whole text first (a cut must never split a value and leak half), then cut."""
+    if text is None:
+        return None
+    clean = redact(text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def record(
+    case: Case,
+    check: str,
+    outcome: str,
+    *,
+    redact: Any,
+    message: str = "",
+    exchange: Exchange | None = None,
+    verdict: Verdict | None = None,
+    repeat: int = 1,
+) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "file": case.file,
+        "line": case.line,
+        "suite": case.suite,
+        "tags": list(case.tags),
+        "severity": case.severity,
+        "check": check,
+        "prompt": excerpt(case.prompt, redact),
+        "repeat": repeat,
+        "outcome": outcome,
+        "message": redact(message),
+        "latency_ms": round(exchange.latency_ms, 3)
+        if exchange and exchange.latency_ms is not None
+        else None,
+        "error_type": exchange.error_type if exchange else None,
+        "response_excerpt": excerpt(exchange.response, redact) if exchange else None,
+        "findings": [
+            {k: f[k] for k in ("type", "start", "end", "score") if k in f}
+            for f in (verdict.findings if verdict else ())
+        ],
+    }
+
+
+def file_error_record(file: str, line: int | None, message: str) -> dict[str, Any]:
+    """A case file that does not load is itself a failing record: it must block, not vanish."""
+    return {
+        "case_id": file,
+        "file": file,
+        "line": line,
+        "suite": "case-files",
+        "tags": [],
+        "severity": "critical",
+        "check": "case_file",
+        "prompt": None,
+        "repeat": 1,
+        "outcome": "error",
+        "message": message,
+        "latency_ms": None,
+        "error_type": None,
+        "response_excerpt": None,
+        "findings": [],
+    }
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
+    import pandas as pd
+
+    counts = {o: 0 for o in OUTCOMES}
+    for r in records:
+        counts[r["outcome"]] += 1
+    executed = counts["passed"] + counts["failed"] + counts["error"]
+    summary: dict[str, Any] = {
+        "cases": len({r["case_id"] for r in records if r["check"] != "case_file"}),
+        "checks": executed,
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "errors": counts["error"],
+        "skipped": counts["skipped"],
+        "pass_rate": round(counts["passed"] / executed, 6) if executed else 0.0,
+        "error_rate": round(counts["error"] / executed, 6) if executed else 0.0,
+        "latency_ms": {"p50": None, "p95": None, "p99": None, "max": None},
+        "suites": {},
+    }
+    if not records:
+        return summary
+    df = pd.DataFrame.from_records(records, columns=["case_id", "suite", "repeat", "outcome",
+                                                      "latency_ms", "error_type"])
+    # One latency per exchange (not per check), of exchanges that got an answer.
+    answered = df[df["error_type"].isna()].drop_duplicates(["case_id", "repeat"])["latency_ms"]
+    answered = answered.dropna()
+    if len(answered):
+        q = answered.quantile([0.5, 0.95, 0.99])
+        summary["latency_ms"] = {
+            "p50": round(float(q[0.5]), 3),
+            "p95": round(float(q[0.95]), 3),
+            "p99": round(float(q[0.99]), 3),
+            "max": round(float(answered.max()), 3),
+        }
+    ran = df[df["outcome"] != "skipped"]
+    for suite, g in ran.groupby("suite", sort=True):
+        n = len(g)
+        passed = int((g["outcome"] == "passed").sum())
+        summary["suites"][str(suite)] = {
+            "checks": n,
+            "passed": passed,
+            "failed": int((g["outcome"] == "failed").sum()),
+            "errors": int((g["outcome"] == "error").sum()),
+            "pass_rate": round(passed / n, 6) if n else 0.0,
+        }
+    return summary
+
+
+def git_info(root: Path) -> dict[str, Any]:
+    """Commit, branch and dirtiness of the work tree; None where git has no answer."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": commit or None,
+        "git_branch": None if branch in (None, "", "HEAD") else branch,
+        "git_dirty": None if status is None else bool(status),
+    }
+
+
+def document(
+    records: list[dict[str, Any]],
+    *,
+    started_at: str,
+    target: str,
+    chatbot_version: str | None,
+    cases_digest: str,
+    root: Path,
+    repeat: int = 1,
+    concurrency: int = 1,
+    case_file_errors: Iterable[str] = (),
+) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "run": {
+            "id": uuid.uuid4().hex,
+            "started_at": started_at,
+            "finished_at": now_iso(),
+            **git_info(root),
+            "target": target,
+            "chatbot_version": chatbot_version,
+            "cases_digest": cases_digest,
+            "llmops_version": __version__,
+            "repeat": repeat,
+            "concurrency": concurrency,
+            "case_file_errors": list(case_file_errors),
+        },
+        "summary": summarize(records),
+        "results": records,
+    }
+
+
+def write(path: Path, doc: dict[str, Any]) -> None:
+    write_json(path, doc)
