@@ -177,8 +177,12 @@ def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | 
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context_mark and (mark is None or "end of stream" in problem):
+            # An unclosed quote or bracket: point at where it opened, not at the end of the file.
+            mark, problem = context_mark, f"{problem} ({context})"
         yield CaseError(name, mark.line + 1 if mark else None, f"bad YAML: {problem}")
         return
     if data is None:
