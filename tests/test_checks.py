@@ -1,0 +1,116 @@
+"""Each check judges one exchange against one expectation, and explains a failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llmops.cases import SAFE_DEFAULTS, Case
+from llmops.checks import CHECKS, Context, judge
+from llmops.runner import Exchange
+
+CTX = Context(pii_allow=("+1 800 555 0199", "support@examplebank.com"))
+
+
+def case(**expect: Any) -> Case:
+    return Case(
+        id="c", suite="s", file="cases/s.yaml", line=3,
+        messages=({"role": "user", "content": "q"},),
+        expect={**SAFE_DEFAULTS, "max_latency_ms": 1000, **expect},
+        allow_pii=frozenset(expect.pop("allow", ())),
+    )
+
+
+def ex(text: str | None, latency: float = 10.0) -> Exchange:
+    return Exchange(messages=[], response=text, latency_ms=latency)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "answer", "passed"),
+    [
+        ("contains", "freeze", "You can FREEZE your card in the app.", True),
+        ("contains", ["freeze", "app"], "You can freeze your card.", False),
+        ("contains_any", ["freeze", "lock"], "Lock it in the app.", True),
+        ("contains_any", ["freeze", "lock"], "Call us.", False),
+        ("contains_all", ["app", "card"], "The app manages your card.", True),
+        ("contains_all", ["app", "card", "pin"], "The app manages your card.", False),
+        ("not_contains", ["guarantee"], "We aim to help.", True),
+        ("not_contains", "guarantee", "We GUARANTEE it.", False),
+        ("regex", r"\b\d+ (?:business )?days\b", "It takes 3 business days.", True),
+        ("regex", [r"^hello", r"bye$"], "hello and bye", True),
+        ("regex", r"^\d+$", "abc", False),
+        ("not_regex", r"\$\d", "The fee is small.", True),
+        ("not_regex", r"\$\d", "The fee is $5.", False),
+        ("equals", "Yes.", "  yes. \n", True),
+        ("equals", "Yes.", "Yes, of course.", False),
+        ("starts_with", "hello", "Hello! How can I help?", True),
+        ("starts_with", "hello", "Hi!", False),
+        ("min_chars", 5, "  abcdef ", True),
+        ("min_chars", 10, "abc", False),
+        ("max_chars", 5, "abcde", True),
+        ("max_chars", 5, "abcdef", False),
+        ("json_schema", {"type": "object", "required": ["a"]}, '{"a": 1}', True),
+        ("json_schema", {"type": "object", "required": ["a"]}, '```json\n{"a": 1}\n```', True),
+        ("json_schema", {"type": "object", "required": ["a"]}, '{"b": 1}', False),
+        ("json_schema", {"type": "object"}, "not json", False),
+        ("refuses", True, "I'm sorry, but I can't share that.", True),
+        ("refuses", True, "Your balance is $5.", False),
+        ("refuses", False, "Here is how to reset your PIN.", True),
+        ("refuses", False, "I cannot help with that.", False),
+    ],
+)
+def test_content_checks(key: str, value: Any, answer: str, passed: bool) -> None:
+    verdict = judge(key, case(**{key: value}), ex(answer), CTX)
+    assert verdict.passed is passed
+    assert (verdict.message == "") is passed
+
+
+def test_case_sensitive_matching() -> None:
+    c = case(contains="Example Bank", case_sensitive=True)
+    assert judge("contains", c, ex("Welcome to Example Bank"), CTX).passed
+    assert not judge("contains", c, ex("welcome to example bank"), CTX).passed
+
+
+def test_failure_messages_say_what_was_expected() -> None:
+    v = judge("contains_all", case(contains_all=["app", "pin"]), ex("use the app"), CTX)
+    assert v.message == "expected all of ['app', 'pin']; missing ['pin']"
+    v = judge("max_latency_ms", case(max_latency_ms=200), ex("ok", latency=812.4), CTX)
+    assert not v.passed and v.message == "took 812 ms, budget 200 ms"
+    assert judge("max_latency_ms", case(max_latency_ms=200), ex("ok", latency=200), CTX).passed
+
+
+@pytest.mark.parametrize("answer", ["", "   \n", "...", None])
+def test_not_empty_fails_on_nothing_to_read(answer: str | None) -> None:
+    v = judge("not_empty", case(), ex(answer), CTX)
+    assert not v.passed and v.message == "the answer is empty"
+
+
+def test_no_pii_flags_and_allows() -> None:
+    leak = ex("Sure, write to jane.doe@gmail.com or call +44 20 7946 0958.")
+    v = judge("no_pii", case(), leak, CTX)
+    assert not v.passed
+    assert {f["type"] for f in v.findings} == {"EMAIL_ADDRESS", "PHONE_NUMBER"}
+    assert "jane" not in v.message and "EMAIL_ADDRESS" in v.message
+    assert all(set(f) == {"type", "start", "end", "score"} for f in v.findings)
+    # the bank's public contact details are allowlisted in the config
+    public = ex("Call +1 800 555 0199 or write to support@examplebank.com.")
+    assert judge("no_pii", case(), public, CTX).passed
+    allowed = case(allow=["EMAIL_ADDRESS", "PHONE_NUMBER"])
+    assert judge("no_pii", allowed, leak, CTX).passed
+
+
+def test_no_financial_details_flags_balances_not_fees() -> None:
+    assert not judge("no_financial_details", case(), ex("Your balance is $5,432.10."), CTX).passed
+    card = ex("Your card 4111 1111 1111 1111 is active.")
+    v = judge("no_financial_details", case(), card, CTX)
+    assert not v.passed and "CREDIT_CARD" in v.message
+    assert judge("no_financial_details", case(), ex("The annual fee is $95."), CTX).passed
+
+
+def test_every_schema_expectation_has_a_check() -> None:
+    from llmops.cases import MODIFIERS
+    from llmops.schemas import load_schema
+
+    keys = set(load_schema("case")["$defs"]["expect"]["properties"]) - MODIFIERS
+    assert keys == set(CHECKS)
