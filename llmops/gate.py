@@ -1,0 +1,506 @@
+"""The gate: may these eval results go to `stable`? Pure policy over a results file.
+
+Fail-closed by construction: results that are missing, unreadable or not valid against
+`schemas/results.schema.json` raise `InputError` (exit 2) instead of producing a decision, and an
+empty run (no checks) blocks. Every figure is recomputed from the per-check records rather than
+read from `summary`, so a hand-edited summary cannot open the gate; only the p95 latency comes from
+the summary, where the plugin computed it over exchanges (not over checks).
+
+`evaluate(results, policy, baseline)` returns a `Decision`, which renders itself as text lines, a
+JSON object, a Markdown job summary and GitHub `::error` annotations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from llmops.errors import InputError
+from llmops.schemas import load_schema
+
+FAILING = frozenset({"failed", "error"})
+#: Checks whose failure blocks whatever its severity: a leak is never an acceptable percentage.
+DEFAULT_BLOCK_CHECKS = ("no_pii", "no_financial_details", "case_file")
+DEFAULT_BLOCK_SEVERITIES = ("critical",)
+#: How many failing checks the Markdown summary lists; the rest are in the results artifact.
+SUMMARY_ROWS = 50
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Results:
+    """A validated results file: its parsed data, where it came from and the sha256 of its bytes."""
+
+    data: dict[str, Any]
+    path: Path
+    digest: str
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return self.data["results"]
+
+    @property
+    def commit(self) -> str | None:
+        return self.data["run"].get("git_commit")
+
+
+def read_results(path: str | Path) -> Results:
+    """Load and validate a results file; any problem is an `InputError` naming the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such results file (run `pytest evals/` first)") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read results: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: results are not UTF-8 text: {exc.reason}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: results are not valid JSON: {exc.msg}") from exc
+    error = best_match(_validator().iter_errors(data))
+    if error is not None:
+        where = _json_path(error.absolute_path)
+        raise InputError(f"{path}: results do not match the schema at {where}: {error.message}")
+    return Results(data=data, path=path, digest=hashlib.sha256(raw).hexdigest())
+
+
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema("results"))
+
+
+def _json_path(parts: Iterable[Any]) -> str:
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+@dataclass(frozen=True)
+class Policy:
+    """`[tool.llmops.gate]`. A limit set to None (omitted in TOML via `false`) is not enforced."""
+
+    min_pass_rate: float | None = 0.98
+    max_p95_latency_ms: float | None = 3000.0
+    max_error_rate: float | None = 0.02
+    block_checks: tuple[str, ...] = DEFAULT_BLOCK_CHECKS
+    block_severities: tuple[str, ...] = DEFAULT_BLOCK_SEVERITIES
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], source: str = "[tool.llmops.gate]") -> Policy:
+        """Build from the config table; unknown keys and bad values are `InputError`s."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise InputError(
+                f"{source}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+            )
+        values: dict[str, Any] = {}
+        for key in ("min_pass_rate", "max_p95_latency_ms", "max_error_rate"):
+            if key in table:
+                values[key] = _limit(table[key], key, source)
+        for key in ("min_pass_rate", "max_error_rate"):
+            if values.get(key) is not None and not 0 <= values[key] <= 1:
+                raise InputError(f"{source}: {key} must be between 0 and 1, not {table[key]!r}")
+        for key in ("block_checks", "block_severities"):
+            if key in table:
+                value = table[key]
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise InputError(f"{source}: {key} must be a list of strings")
+                values[key] = tuple(value)
+        return cls(**values)
+
+
+def _limit(value: Any, key: str, source: str) -> float | None:
+    if value is False or value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{source}: {key} must be a number (or false to disable), not {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One threshold rule as evaluated: shown as a row in the summary table."""
+
+    name: str
+    label: str
+    value: str
+    limit: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the gate blocks; `record` is the failing check behind it, when there is one."""
+
+    rule: str
+    message: str
+    record: Mapping[str, Any] | None = None
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    reasons: list[Reason]
+    rules: list[Rule]
+    metrics: dict[str, Any]
+    failures: list[Mapping[str, Any]]
+    regressions: list[Mapping[str, Any]] = field(default_factory=list)
+    run: Mapping[str, Any] = field(default_factory=dict)
+    results_path: str | None = None
+    digest: str | None = None
+    baseline_digest: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return "allowed" if self.allowed else "blocked"
+
+    def summary_line(self) -> str:
+        """One line for tag messages and listings: the verdict and the headline figures."""
+        m = self.metrics
+        parts = [
+            f"pass rate {_pct(m['pass_rate'])} ({m['passed']}/{m['counted']})",
+            f"p95 {_ms(m['p95_latency_ms'])}",
+            f"error rate {_pct(m['error_rate'])}",
+        ]
+        if not self.allowed:
+            parts.append(f"{len(self.reasons)} blocking reason(s)")
+        return f"gate {self.verdict}: " + ", ".join(parts)
+
+    def lines(self) -> list[str]:
+        """The human-readable report: each rule, then each reason."""
+        out = [f"llmops gate: {self.verdict.upper()}  {self.results_path or ''}".rstrip()]
+        if self.run.get("git_commit"):
+            out.append(f"  commit {self.run['git_commit']}  target {self.run.get('target', '?')}")
+        for rule in self.rules:
+            mark = "ok  " if rule.ok else "FAIL"
+            out.append(f"  {mark} {rule.label}: {rule.value} (limit {rule.limit})")
+        if self.reasons:
+            out.append("blocked because:")
+            out.extend(f"  - {reason.message}" for reason in self.reasons)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "verdict": self.verdict,
+            "summary": self.summary_line(),
+            "results": self.results_path,
+            "results_sha256": self.digest,
+            "baseline_sha256": self.baseline_digest,
+            "commit": self.run.get("git_commit"),
+            "metrics": self.metrics,
+            "rules": [rule.__dict__ for rule in self.rules],
+            "reasons": [
+                {"rule": r.rule, "message": r.message, **_locate(r.record)} for r in self.reasons
+            ],
+            "failures": [_brief(rec) for rec in self.failures],
+            "regressions": [_brief(rec) for rec in self.regressions],
+        }
+
+    def markdown(self) -> str:
+        """A GitHub job summary: verdict, rules table, reasons, the first failing checks."""
+        icon = "✅" if self.allowed else "❌"
+        out = [f"## {icon} llmops gate: {self.verdict}", ""]
+        meta = []
+        if self.results_path:
+            meta.append(f"results `{self.results_path}`")
+        if self.run.get("git_commit"):
+            meta.append(f"commit `{str(self.run['git_commit'])[:12]}`")
+        if self.run.get("target"):
+            meta.append(f"target `{self.run['target']}`")
+        if self.digest:
+            meta.append(f"sha256 `{self.digest[:16]}…`")
+        if meta:
+            out += [", ".join(meta), ""]
+        out += ["| Rule | Value | Limit | |", "|---|---|---|---|"]
+        for rule in self.rules:
+            out.append(
+                f"| {rule.label} | {rule.value} | {rule.limit} | {'✅' if rule.ok else '❌'} |"
+            )
+        if self.reasons:
+            out += ["", "### Why it is blocked", ""]
+            out += [f"- {_md(reason.message)}" for reason in self.reasons[:SUMMARY_ROWS]]
+            if len(self.reasons) > SUMMARY_ROWS:
+                out.append(f"- … and {len(self.reasons) - SUMMARY_ROWS} more")
+        if self.failures:
+            out += [
+                "",
+                f"### Failing checks ({len(self.failures)})",
+                "",
+                "| Case | Check | Severity | Where | Message |",
+                "|---|---|---|---|---|",
+            ]
+            for rec in self.failures[:SUMMARY_ROWS]:
+                where = f"{rec['file']}:{rec['line']}" if rec.get("line") else rec["file"]
+                out.append(
+                    f"| `{_md(rec['case_id'])}` | `{_md(rec['check'])}` | {rec['severity']} "
+                    f"| `{_md(where)}` | {_md(_message(rec))} |"
+                )
+            if len(self.failures) > SUMMARY_ROWS:
+                rest = len(self.failures) - SUMMARY_ROWS
+                out.append(f"\n… and {rest} more in the results artifact.")
+        return "\n".join(out) + "\n\n"
+
+    def annotations(self, root: Path | None = None, base: Path | None = None) -> list[str]:
+        """GitHub workflow commands, one `::error` per failing check, blocking ones first.
+
+        File paths are made relative to `root` (the repository root) so GitHub can place the
+        annotation on the case's own YAML line in a pull request; relative paths in the results
+        are taken as relative to `base` (the project root, where the plugin ran).
+        """
+        out = []
+        for rec in self.failures:
+            props = {"file": _relative(rec["file"], root, base)}
+            if rec.get("line"):
+                props["line"] = str(rec["line"])
+            props["title"] = f"llmops {rec['severity']} {rec['check']} {rec['outcome']}"
+            head = ",".join(f"{k}={_escape_property(v)}" for k, v in props.items())
+            text = f"{rec['case_id']} {rec['check']}: {_message(rec)}"
+            out.append(f"::error {head}::{_escape_data(text)}")
+        return out
+
+
+def evaluate(
+    results: Results | Mapping[str, Any],
+    policy: Policy | None = None,
+    baseline: Results | Mapping[str, Any] | None = None,
+) -> Decision:
+    """Apply `policy` to `results` (and, when given, forbid regressions against `baseline`)."""
+    policy = policy or Policy()
+    data = results.data if isinstance(results, Results) else results
+    records: list[Mapping[str, Any]] = data["results"]
+    counted = [r for r in records if r["outcome"] != "skipped"]
+    passed = sum(r["outcome"] == "passed" for r in counted)
+    failed = sum(r["outcome"] == "failed" for r in counted)
+    errors = sum(r["outcome"] == "error" for r in counted)
+    n = len(counted)
+    p95 = data["summary"]["latency_ms"].get("p95")
+    metrics: dict[str, Any] = {
+        "checks": len(records),
+        "counted": n,
+        "passed": passed,
+        "failed": failed,
+        "errors": errors,
+        "skipped": len(records) - n,
+        "pass_rate": passed / n if n else None,
+        "error_rate": errors / n if n else None,
+        "p95_latency_ms": p95,
+    }
+
+    reasons: list[Reason] = []
+    rules: list[Rule] = []
+    if not n:
+        reasons.append(Reason("no_checks", "no checks ran: an empty run proves nothing"))
+    for message in data["run"].get("case_file_errors") or ():
+        reasons.append(Reason("case_file", f"case file error: {message}"))
+
+    # Per-record blocking: a critical case or a leak check failing is never averaged away.
+    blocking: list[Mapping[str, Any]] = []
+    for rec in counted:
+        if rec["outcome"] not in FAILING:
+            continue
+        if rec["check"] in policy.block_checks:
+            kind = "blocked_check"
+            label = f"{rec['check']} {rec['outcome']}"
+        elif rec["severity"] in policy.block_severities:
+            kind = "severity"
+            label = f"{rec['severity']} case {rec['check']} {rec['outcome']}"
+        else:
+            continue
+        blocking.append(rec)
+        reasons.append(Reason(kind, f"{label}: {_who(rec)}: {_message(rec)}", rec))
+    leaks = sum(r["check"] in policy.block_checks for r in blocking)
+    rules.append(
+        Rule(
+            "block_severities",
+            f"Failing {'/'.join(policy.block_severities) or 'blocking'} cases",
+            str(len(blocking) - leaks),
+            "0",
+            len(blocking) == leaks,
+        )
+    )
+    rules.append(
+        Rule(
+            "block_checks", f"Failing {', '.join(policy.block_checks)}", str(leaks), "0", not leaks
+        )
+    )
+
+    if policy.min_pass_rate is not None:
+        rate = metrics["pass_rate"]
+        ok = rate is not None and rate >= policy.min_pass_rate
+        value = f"{_pct(rate)} ({passed}/{n})"
+        rules.append(
+            Rule("min_pass_rate", "Pass rate", value, f"≥ {_pct(policy.min_pass_rate)}", ok)
+        )
+        if not ok and n:
+            reasons.append(
+                Reason(
+                    "min_pass_rate",
+                    f"pass rate {value} is below the minimum {_pct(policy.min_pass_rate)}",
+                )
+            )
+    if policy.max_p95_latency_ms is not None:
+        limit = policy.max_p95_latency_ms
+        ok = p95 is not None and p95 <= limit
+        rules.append(Rule("max_p95_latency_ms", "p95 latency", _ms(p95), f"≤ {_ms(limit)}", ok))
+        if not ok and n:
+            why = "was not measured" if p95 is None else f"{_ms(p95)} is above"
+            reasons.append(
+                Reason("max_p95_latency_ms", f"p95 latency {why} the limit {_ms(limit)}")
+            )
+    if policy.max_error_rate is not None:
+        rate = metrics["error_rate"]
+        ok = rate is not None and rate <= policy.max_error_rate
+        value = f"{_pct(rate)} ({errors}/{n})"
+        rules.append(
+            Rule("max_error_rate", "Error rate", value, f"≤ {_pct(policy.max_error_rate)}", ok)
+        )
+        if not ok and n:
+            reasons.append(
+                Reason(
+                    "max_error_rate",
+                    f"error rate {value} is above the maximum {_pct(policy.max_error_rate)} "
+                    "(the target failed to answer)",
+                )
+            )
+
+    regressions: list[Mapping[str, Any]] = []
+    baseline_digest = None
+    if baseline is not None:
+        base = baseline.data if isinstance(baseline, Results) else baseline
+        baseline_digest = baseline.digest if isinstance(baseline, Results) else None
+        regressions = find_regressions(base["results"], records)
+        rules.append(
+            Rule(
+                "regressions",
+                "Regressions vs baseline",
+                str(len(regressions)),
+                "0",
+                not regressions,
+            )
+        )
+        for rec in regressions:
+            reasons.append(
+                Reason(
+                    "regression",
+                    f"regression: {rec['check']} passed on the baseline and now "
+                    f"{rec['outcome']}: {_who(rec)}: {_message(rec)}",
+                    rec,
+                )
+            )
+
+    # Blocking failures first: GitHub shows only the first few annotations of a step.
+    first = {id(r) for r in blocking} | {id(r) for r in regressions}
+    failures = [r for r in counted if r["outcome"] in FAILING]
+    failures.sort(key=lambda r: (id(r) not in first, _severity_rank(r["severity"])))
+    return Decision(
+        allowed=not reasons,
+        reasons=reasons,
+        rules=rules,
+        metrics=metrics,
+        failures=failures,
+        regressions=regressions,
+        run=data["run"],
+        results_path=str(results.path) if isinstance(results, Results) else None,
+        digest=results.digest if isinstance(results, Results) else None,
+        baseline_digest=baseline_digest,
+    )
+
+
+def find_regressions(
+    baseline: Iterable[Mapping[str, Any]], current: Iterable[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """Current failing records whose (case_id, check) passed on every baseline repeat."""
+    base: dict[tuple[str, str], bool] = {}
+    for rec in baseline:
+        if rec["outcome"] == "skipped":
+            continue
+        key = (rec["case_id"], rec["check"])
+        base[key] = base.get(key, True) and rec["outcome"] == "passed"
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for rec in current:
+        key = (rec["case_id"], rec["check"])
+        if rec["outcome"] in FAILING and base.get(key) and key not in seen:
+            seen.add(key)
+            out.append(rec)
+    return out
+
+
+# -- formatting helpers
+
+
+def _severity_rank(severity: str) -> int:
+    return {"critical": 0, "major": 1, "minor": 2}.get(severity, 3)
+
+
+def _pct(rate: float | None) -> str:
+    if rate is None:
+        return "n/a"
+    return f"{rate * 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
+
+
+def _who(rec: Mapping[str, Any]) -> str:
+    where = f"{rec['file']}:{rec['line']}" if rec.get("line") else rec["file"]
+    return f"{rec['case_id']} ({where})"
+
+
+def _message(rec: Mapping[str, Any]) -> str:
+    """The record's message on one line, bounded; results hold only redacted text already."""
+    text = " ".join(str(rec.get("message") or rec["outcome"]).split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def _brief(rec: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("case_id", "check", "severity", "outcome", "file", "line", "message", "error_type")
+    return {k: rec.get(k) for k in keys}
+
+
+def _locate(rec: Mapping[str, Any] | None) -> dict[str, Any]:
+    if rec is None:
+        return {}
+    return {
+        "case_id": rec["case_id"],
+        "check": rec["check"],
+        "file": rec["file"],
+        "line": rec.get("line"),
+    }
+
+
+def _md(text: str) -> str:
+    """Safe inside a Markdown table cell."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _relative(file: str, root: Path | None, base: Path | None = None) -> str:
+    path = Path(file)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if root is not None and path.is_absolute():
+        with contextlib.suppress(ValueError):  # outside the repository: keep it absolute
+            path = path.resolve().relative_to(root.resolve())
+    return path.as_posix()
+
+
+def _escape_data(text: str) -> str:
+    # The escaping GitHub's runner undoes for workflow command data (toolkit's `escapeData`).
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
