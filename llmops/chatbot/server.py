@@ -1,0 +1,351 @@
+"""The reference chatbot as an OpenAI-compatible HTTP service, with latency and fault injection.
+
+Endpoints: `POST /v1/chat/completions` (non-streaming, and `stream: true` as server-sent events
+ending with `data: [DONE]`, both with `usage` token counts), `GET /v1/models`, `GET /healthz`.
+
+For tests and benchmarks every chat completion can be delayed (`latency_ms` ± `jitter_ms`, a
+non-blocking sleep) and, with probability `fault_rate` (a seeded RNG, so a run can be replayed),
+fail in one of these ways:
+
+- `500`: HTTP 500 with an OpenAI-style error body;
+- `429`: HTTP 429 with `Retry-After: <retry_after_s>`;
+- `timeout`: no answer at all: the request hangs until the client gives up (or `hang_s`);
+- `empty`: HTTP 200 with an empty `content`;
+- `garbage`: HTTP 200 whose body is not JSON;
+- `drop`: the connection is closed without a response.
+
+`fault` may name several kinds ("500,429"): each faulty request draws one. With
+`fault_markers=True`, a user message holding `[[fault:KIND]]` triggers that fault every time,
+so one server can serve a whole suite of failure cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from llmops.chatbot.bot import Chatbot, message_text
+from llmops.chatbot.text import count_tokens
+from llmops.chatbot.versions import VersionSpec
+from llmops.errors import InputError
+
+FAULTS = ("500", "429", "timeout", "empty", "garbage", "drop")
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_MARKER = re.compile(r"\[\[fault:([a-z0-9]+)\]\]")
+MAX_BODY_BYTES = 1_000_000
+
+
+class DropConnection(Exception):
+    """Raised after a response was started but before a byte of it went out: the server
+    closes the socket, and the client sees a connection closed without a response."""
+
+
+class _DropFilter(logging.Filter):
+    """Keep the deliberate drops out of the server's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, DropConnection)
+
+
+logging.getLogger("uvicorn.error").addFilter(_DropFilter())
+
+
+class _DropResponse(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # ASGI servers close the connection when the app fails after starting a response.
+        # A header value with a line break is refused by the server before anything is written
+        # (h11 and httptools both check), so the client receives nothing at all.
+        with contextlib.suppress(Exception):
+            await send({
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"x-llmops-fault", b"drop\r\n")],
+            })
+        raise DropConnection("fault injected: connection dropped")
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _error(status: int, message: str, kind: str, *, param: str | None = None,
+           code: str | None = None, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def parse_chat_request(body: Any) -> tuple[list[dict[str, str]], bool, str | None]:
+    """(messages, stream, model) of a chat completions body, or BadRequest saying what is wrong."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty array", "messages")
+    clean: list[dict[str, str]] = []
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise BadRequest(f"{where} must be an object with 'role' and 'content'", where)
+        role = message.get("role")
+        if role not in ROLES:
+            raise BadRequest(f"{where}.role must be one of {sorted(ROLES)}", f"{where}.role")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise BadRequest(f"{where}.content must be a string or an array of parts",
+                             f"{where}.content")
+        clean.append({"role": role, "content": message_text(content)})
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("'stream' must be a boolean", "stream")
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise BadRequest("'model' must be a string", "model")
+    return clean, stream, model
+
+
+@dataclass
+class _Settings:
+    latency_ms: float
+    jitter_ms: float
+    faults: tuple[str, ...]
+    fault_rate: float
+    retry_after_s: int
+    hang_s: float
+    fault_markers: bool
+
+
+def _parse_faults(fault: str | None) -> tuple[str, ...]:
+    if not fault:
+        return ()
+    kinds = tuple(k.strip() for k in str(fault).split(",") if k.strip())
+    bad = [k for k in kinds if k not in FAULTS]
+    if bad:
+        raise InputError(f"unknown fault kind {bad[0]!r}: use one of {', '.join(FAULTS)}")
+    return kinds
+
+
+async def _hang(request: Request, seconds: float) -> None:
+    """Wait until the client disconnects (or `seconds` pass) without answering."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(disconnected(), seconds)
+
+
+def create_app(
+    version: str | VersionSpec = "v1",
+    *,
+    latency_ms: float = 0.0,
+    jitter_ms: float = 0.0,
+    fault: str | None = None,
+    fault_rate: float = 0.0,
+    seed: int | None = None,
+    retry_after_s: int = 1,
+    hang_s: float = 3600.0,
+    fault_markers: bool = False,
+) -> Starlette:
+    """The ASGI app serving `version` of the reference chatbot.
+
+    `app.state.counts` counts chat completions by outcome ("ok", "400", and each fault kind):
+    tests use it to see how many attempts a client made.
+    """
+    if not 0.0 <= fault_rate <= 1.0:
+        raise InputError(f"fault rate must be between 0 and 1, got {fault_rate}")
+    if latency_ms < 0 or jitter_ms < 0:
+        raise InputError("latency and jitter must be >= 0")
+    if int(retry_after_s) < 0:
+        raise InputError("retry_after_s must be >= 0")
+    faults = _parse_faults(fault)
+    if fault_rate > 0 and not faults:
+        raise InputError("a fault rate needs a fault kind (--fault KIND)")
+    bot = Chatbot(version)
+    settings = _Settings(latency_ms, jitter_ms, faults, fault_rate, int(retry_after_s), hang_s,
+                         fault_markers)
+    rng = random.Random(seed)
+    counts: Counter[str] = Counter()
+    model_id = bot.version.name
+    created = int(time.time())
+
+    def choose_fault(messages: list[dict[str, str]]) -> str | None:
+        if settings.fault_markers:
+            for message in reversed(messages):
+                if message["role"] == "user":
+                    marker = _MARKER.search(message["content"])
+                    if marker and marker.group(1) in FAULTS:
+                        return marker.group(1)
+                    break
+        if settings.faults and rng.random() < settings.fault_rate:
+            return settings.faults[0] if len(settings.faults) == 1 else rng.choice(settings.faults)
+        return None
+
+    def delay_s() -> float:
+        jitter = rng.uniform(-settings.jitter_ms, settings.jitter_ms) if settings.jitter_ms else 0
+        return max(0.0, settings.latency_ms + jitter) / 1000
+
+    async def chat_completions(request: Request) -> Response:
+        try:
+            raw = await request.body()
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+            messages, stream, model = parse_chat_request(body)
+        except BadRequest as exc:
+            counts["400"] += 1
+            return _error(400, str(exc), "invalid_request_error", param=exc.param)
+        kind = choose_fault(messages)
+        counts[kind or "ok"] += 1
+        if kind == "timeout":
+            await _hang(request, settings.hang_s)
+            return _error(504, "fault injected: timed out", "server_error", code="timeout")
+        delay = delay_s()
+        if delay:
+            await asyncio.sleep(delay)
+        if kind == "drop":
+            return _DropResponse()
+        if kind == "500":
+            return _error(500, "fault injected: internal server error", "server_error",
+                          code="internal_error")
+        if kind == "429":
+            return _error(429, "fault injected: rate limit reached, retry later",
+                          "rate_limit_error", code="rate_limit_exceeded",
+                          headers={"Retry-After": str(settings.retry_after_s)})
+        if kind == "garbage":
+            media = "text/event-stream" if stream else "application/json"
+            return Response(b'{"id": "chatcmpl-x", "choices": [{"message": <html>oops',
+                            media_type=media)
+        answer = "" if kind == "empty" else bot.reply(messages)
+        usage = {
+            "prompt_tokens": sum(count_tokens(m["content"]) for m in messages),
+            "completion_tokens": count_tokens(answer),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        name = model or model_id
+        if stream:
+            return StreamingResponse(
+                _sse(completion_id, name, answer, usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache"},
+            )
+        return JSONResponse({
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": name,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop",
+            }],
+            "usage": usage,
+        })
+
+    async def models(request: Request) -> Response:
+        return JSONResponse({
+            "object": "list",
+            "data": [{"id": model_id, "object": "model", "created": created,
+                      "owned_by": "llmops-reference"}],
+        })
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": model_id})
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", models, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.counts = counts
+    app.state.chatbot = bot
+    return app
+
+
+async def _sse(completion_id: str, model: str, answer: str, usage: dict[str, int],
+               ) -> AsyncIterator[str]:
+    base = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": model}
+
+    def event(delta: dict[str, str], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return f"data: {json.dumps({**base, 'choices': [choice], **extra})}\n\n"
+
+    yield event({"role": "assistant", "content": ""})
+    for piece in re.findall(r"\s*\S+", answer):
+        yield event({"content": piece})
+    yield event({}, "stop", usage=usage)
+    yield "data: [DONE]\n\n"
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run `app` with uvicorn in a background thread; yield its base URL ("http://H:P/v1").
+
+    The socket is bound before the thread starts (port 0: a free port, no race), the URL is
+    yielded once the server accepts connections, and the server is stopped on exit; requests
+    still hanging then (the `timeout` fault) are cancelled after a second.
+    """
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    actual_port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"llmops-chatbot:{actual_port}",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the chatbot server stopped while starting")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the chatbot server did not start within 15 s")
+            time.sleep(0.005)
+        url_host = f"[{host}]" if family == socket.AF_INET6 else host
+        yield f"http://{url_host}:{actual_port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
