@@ -27,7 +27,6 @@ from llmops.feedback.keyterms import key_terms
 from llmops.feedback.records import is_positive, parse_timestamp, short_hash
 from llmops.feedback.store import FeedbackStore
 
-CASE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "case.schema.json"
 CATEGORY_CHECK: dict[str, dict[str, Any]] = {
     "pii_leak": {"no_pii": True},
     "financial_disclosure": {"no_financial_details": True},
@@ -246,7 +245,9 @@ def _one_line(text: str) -> str:
 def _case_validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(CASE_SCHEMA.read_text(encoding="utf-8")))
+    from llmops.schemas import load_schema
+
+    return Draft202012Validator(load_schema("case"))
 
 
 def _case_file_errors(data: Any) -> list[str]:

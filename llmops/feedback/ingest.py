@@ -24,6 +24,9 @@ from llmops.feedback.records import (
 )
 from llmops.feedback.store import FeedbackStore
 
+#: Failed "checks" that are about the suite, not the chatbot: a case file that does not load.
+NOT_CHATBOT = frozenset({"case_file"})
+
 
 @dataclass
 class ImportReport:
@@ -93,7 +96,11 @@ def from_results(
     redacted text already, but a feedback file must never depend on that.
     """
     run = results.get("run") or {}
-    failed = [r for r in results.get("results") or () if r.get("outcome") in ("failed", "error")]
+    failed = [
+        r
+        for r in results.get("results") or ()
+        if r.get("outcome") in ("failed", "error") and r.get("check") not in NOT_CHATBOT
+    ]
     if not failed:
         return 0
     if redact is None:

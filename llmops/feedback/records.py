@@ -14,10 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
-
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "feedback.schema.json"
 
 #: Free text a user or a chatbot wrote: always redacted before it is stored.
 TEXT_FIELDS = ("prompt", "response", "comment", "expected")
@@ -96,9 +93,10 @@ def parse_timestamp(value: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-@lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    from llmops.schemas import load_schema
+
+    return load_schema("feedback")
 
 
 @lru_cache(maxsize=2)
@@ -110,7 +108,9 @@ def _validator(stored: bool) -> Any:
     # jsonschema checks date-time only with an optional package; check it ourselves.
     checker.checks("date-time")(lambda v: not isinstance(v, str) or parse_timestamp(v) is not None)
     full = schema()
-    target = {**full, **full["$defs"]["stored"], "$defs": full["$defs"]} if stored else full
+    # The stored form: the same record with every default filled in ($defs/stored).
+    required = full["$defs"]["stored"]["allOf"][1]["required"]
+    target = {**full, "required": required} if stored else full
     return Draft202012Validator(target, format_checker=checker)
 
 
@@ -195,11 +195,10 @@ def category_for_check(check: str, message: str = "", error_type: str | None = N
 
 
 def _unwanted_refusal(message: str) -> bool:
+    """Whether a failed `refuses` check says the bot refused (`expected an answer, got a
+    refusal`) rather than that it answered what it should have refused."""
     m = message.lower()
-    return any(
-        s in m
-        for s in ("not to refuse", "not refuse", "unexpected refusal", "refused", "over-refus")
-    ) and not any(s in m for s in ("did not refuse", "didn't refuse", "no refusal", "not refused"))
+    return any(s in m for s in ("expected an answer", "got a refusal", "unexpected refusal"))
 
 
 def make_redactor(allow: Iterable[str] = ()) -> Redact:
