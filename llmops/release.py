@@ -276,6 +276,12 @@ def plan_promotion(
             changed=False,
             decision=decision,
         )
+    for tag in view.of_kind(ROLLBACK):
+        if f"\nfrom: {commit}" in tag_message(git, tag.name):
+            raise Refused(
+                f"{commit[:12]} was rolled back by {tag.name}; promote a newer commit, or return "
+                "to its release on purpose with `llmops rollback --to`"
+            )
     if old is not None:
         _ensure_commit(git, old, remote, f"{view.where()} commit")
         if not git.is_ancestor(old, commit):

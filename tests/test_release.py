@@ -512,3 +512,19 @@ def test_an_unreachable_remote_is_refused(
     args = ["promote", "--results", str(path), "--push", "--remote", str(tmp_path / "nowhere")]
     assert main(args) == 1
     assert "cannot" in capsys.readouterr().err
+
+
+def test_a_rolled_back_commit_is_not_promoted_again(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    promote_ok(repo, tmp_path, "one")
+    bad = promote_ok(repo, tmp_path, "two")
+    assert main(["rollback", "--reason", "bad"]) == 0
+    capsys.readouterr()
+    # CI re-running on the same commit must not undo the rollback.
+    assert main(["promote", "--results", str(tmp_path / f"results-{bad[:7]}.json")]) == 1
+    assert f"{bad[:12]} was rolled back by rollback-1" in capsys.readouterr().err
+    assert main(["rollback", "--to", "release-2"]) == 0  # on purpose, it can go back
+    assert ref(repo, "stable") == bad
+    fixed = promote_ok(repo, tmp_path, "fix")
+    assert tags(repo)["release-3"] == fixed
