@@ -87,7 +87,7 @@ def _json_path(parts: Iterable[Any]) -> str:
 
 @dataclass(frozen=True)
 class Policy:
-    """`[tool.llmops.gate]`. A limit set to None (omitted in TOML via `false`) is not enforced."""
+    """`[tool.llmops.gate]`. A limit set to None (`false` in TOML) is not enforced."""
 
     min_pass_rate: float | None = 0.98
     max_p95_latency_ms: float | None = 3000.0
@@ -283,7 +283,8 @@ def evaluate(
     counted = [r for r in records if r["outcome"] != "skipped"]
     passed = sum(r["outcome"] == "passed" for r in counted)
     failed = sum(r["outcome"] == "failed" for r in counted)
-    errors = sum(r["outcome"] == "error" for r in counted)
+    # A broken case file blocks on its own (a `case_file` record); the error rate is the target's.
+    errors = sum(r["outcome"] == "error" and r["check"] != "case_file" for r in counted)
     n = len(counted)
     p95 = data["summary"]["latency_ms"].get("p95")
     metrics: dict[str, Any] = {
@@ -302,8 +303,11 @@ def evaluate(
     rules: list[Rule] = []
     if not n:
         reasons.append(Reason("no_checks", "no checks ran: an empty run proves nothing"))
-    for message in data["run"].get("case_file_errors") or ():
-        reasons.append(Reason("case_file", f"case file error: {message}"))
+    # The plugin writes a failing `case_file` record per broken file; the run's list is the
+    # fallback for a results file that only has the list.
+    if not any(r["check"] == "case_file" and r["outcome"] in FAILING for r in records):
+        for message in data["run"].get("case_file_errors") or ():
+            reasons.append(Reason("case_file", f"case file error: {message}"))
 
     # Per-record blocking: a critical case or a leak check failing is never averaged away.
     blocking: list[Mapping[str, Any]] = []

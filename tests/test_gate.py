@@ -203,8 +203,10 @@ def test_case_file_errors_block() -> None:
     assert [r.message for r in decision.reasons] == [
         "case file error: cases/bad.yaml:4: unknown key 'expct'"
     ]
-    broken = [*passing(), record("cases/bad.yaml", "case_file", "error", line=4)]
-    assert next(r.rule for r in gate.evaluate(results(broken), POLICY).reasons) == "blocked_check"
+    # As the plugin writes it: a failing record per broken file, and the run's list (said once).
+    broken = [*passing(), record("cases/bad.yaml", "case_file", "error", "critical", line=4)]
+    data = results(broken, case_file_errors=["cases/bad.yaml:4: unknown key 'expct'"])
+    assert [r.rule for r in gate.evaluate(data, POLICY).reasons] == ["blocked_check"]
 
 
 # -- baseline --------------------------------------------------------------------------------------
