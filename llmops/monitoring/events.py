@@ -1,0 +1,246 @@
+"""Monitoring events: one redacted record per chatbot exchange, and its one-line text form.
+
+An event holds what a team acts on (latency, status, error type, slow flag, PII types) and the
+exchange's texts only after redaction; the raw prompt and reply never leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from llmops.targets import ERROR_TYPES
+
+STATUSES = ("ok", "error", "empty")
+
+#: The fields every event has (the schema's `required`); the summariser needs no others.
+REQUIRED_FIELDS = (
+    "timestamp",
+    "event_id",
+    "conversation_id",
+    "chatbot_version",
+    "target",
+    "latency_ms",
+    "status",
+    "error_type",
+    "slow",
+    "pii_types",
+    "prompt_redacted",
+    "response_redacted",
+)
+
+#: Placeholder when redaction itself failed: better no text than raw text.
+UNREDACTABLE = "<REDACTION_FAILED>"
+
+
+class Finding(Protocol):
+    type: str
+    start: int
+    end: int
+
+
+class Detector(Protocol):
+    """What `llmops.pii.Detector` offers and monitoring uses."""
+
+    def scan(self, text: str) -> Sequence[Finding]: ...
+
+    def redact(self, text: str) -> str: ...
+
+
+def utc_timestamp(t: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds and a `Z`, e.g. 2025-05-09T10:00:00.123Z."""
+    t = time.time() if t is None else t
+    ms = int(t * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}Z"
+
+
+def new_id() -> str:
+    """A random 128-bit id in hex (a uuid4's randomness, without building a UUID object)."""
+    return os.urandom(16).hex()
+
+
+def redact_with(detector: Detector | None, text: str) -> tuple[str, list[str]]:
+    """(redacted text, entity types found). The detector's own `redact` does the replacing
+    (it also catches repeats of a found value); its scan cache makes that no second pass."""
+    if detector is None or not text:
+        return text, []
+    findings = detector.scan(text)
+    if not findings:
+        return text, []
+    return detector.redact(text), [f.type for f in findings]
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut a (redacted) text to `limit` characters, saying how much was left out."""
+    if limit <= 0 or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [+{len(text) - limit} chars]"
+
+
+def prompt_of(messages: Sequence[Mapping[str, Any]] | str | None) -> str:
+    """The text a user sent: a string as is, else the last user message of a conversation."""
+    if messages is None:
+        return ""
+    if isinstance(messages, str):
+        return messages
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role", "user") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else ""
+    return ""
+
+
+def status_of(response: str | None, error_type: str | None) -> str:
+    if error_type is not None:
+        return "error"
+    return "empty" if response is None or not response.strip() else "ok"
+
+
+def build_event(
+    *,
+    prompt: str,
+    response: str | None,
+    latency_ms: float | None,
+    chatbot_version: str | None,
+    target: str,
+    slow_ms: float,
+    detector: Detector | None,
+    error_type: str | None = None,
+    error: str | None = None,
+    conversation_id: str | None = None,
+    started_at: float | None = None,
+    attempts: int | None = None,
+    model: str | None = None,
+    response_model: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+    text_chars: int = 2000,
+) -> dict[str, Any]:
+    """One event, ready to write. Texts are scanned whole (so a cut never splits a PII value
+    and leaves half of it readable), then redacted, then cut."""
+    if error_type is not None and error_type not in ERROR_TYPES:
+        error_type = "bad_response"
+    try:
+        prompt_red, prompt_types = redact_with(detector, prompt)
+        if response is None:
+            response_red, response_types = None, []
+        else:
+            response_red, response_types = redact_with(detector, response)
+        error_red = redact_with(detector, error)[0][:300] if error else None
+    except Exception:  # a failing detector must cost the texts, never leak them
+        prompt_red, response_red, error_red = UNREDACTABLE, UNREDACTABLE, None
+        prompt_types, response_types = [], []
+    latency = None if latency_ms is None else round(max(0.0, latency_ms), 3)
+    event: dict[str, Any] = {
+        "timestamp": utc_timestamp(started_at),
+        "event_id": new_id(),
+        "conversation_id": conversation_id or new_id(),
+        "chatbot_version": chatbot_version or "unknown",
+        "target": target or "unknown",
+        "latency_ms": latency,
+        "status": status_of(response, error_type),
+        "error_type": error_type,
+        "slow": latency is not None and latency >= slow_ms,
+        "pii_types": sorted({*prompt_types, *response_types}),
+        "pii_response_types": sorted(set(response_types)),
+        "prompt_redacted": clip(prompt_red, text_chars),
+        "response_redacted": None if response_red is None else clip(response_red, text_chars),
+        "prompt_chars": len(prompt),
+        "response_chars": None if response is None else len(response),
+    }
+    if error_type is not None:
+        event["error"] = error_red
+    if attempts is not None:
+        event["attempts"] = attempts
+    _add_gen_ai(event, model, response_model, usage)
+    return event
+
+
+def _add_gen_ai(
+    event: dict[str, Any],
+    model: str | None,
+    response_model: str | None,
+    usage: Mapping[str, Any] | None,
+) -> None:
+    """OpenTelemetry GenAI semantic-convention attributes, when known."""
+    event["gen_ai.operation.name"] = "chat"
+    if model:
+        event["gen_ai.request.model"] = model
+    if response_model:
+        event["gen_ai.response.model"] = response_model
+    if usage:
+        # OpenAI says prompt/completion_tokens, Anthropic and OTel say input/output_tokens.
+        for otel, keys in (
+            ("gen_ai.usage.input_tokens", ("input_tokens", "prompt_tokens")),
+            ("gen_ai.usage.output_tokens", ("output_tokens", "completion_tokens")),
+        ):
+            for key in keys:
+                value = usage.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    event[otel] = value
+                    break
+
+
+def to_json_line(event: Mapping[str, Any]) -> str:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def to_text_line(event: Mapping[str, Any], excerpt: int = 160) -> str:
+    """The readable form: fixed columns first, then key=value; texts JSON-quoted so that a
+    newline inside a message never splits an event over two lines."""
+    latency = event.get("latency_ms")
+    parts = [
+        event["timestamp"],
+        f"{event['status'].upper():<5}",
+        f"{latency:>9.1f}ms" if isinstance(latency, (int, float)) else "        -ms",
+        f"version={event['chatbot_version']}",
+        f"target={event['target']}",
+        f"conversation={event['conversation_id']}",
+        f"event={event['event_id']}",
+    ]
+    if event.get("error_type"):
+        parts.append(f"error={event['error_type']}")
+    if event.get("slow"):
+        parts.append("slow")
+    if event.get("pii_types"):
+        parts.append("pii=" + ",".join(event["pii_types"]))
+    for key, label in (("prompt_redacted", "prompt"), ("response_redacted", "response")):
+        text = event.get(key)
+        if text is not None:
+            if len(text) > excerpt:
+                text = text[:excerpt] + "…"
+            parts.append(f"{label}={json.dumps(text, ensure_ascii=False)}")
+    if event.get("error"):
+        parts.append(f"detail={json.dumps(event['error'][:excerpt], ensure_ascii=False)}")
+    return " ".join(parts) + "\n"
+
+
+def classify_exception(exc: BaseException) -> str:
+    """The error type of an exception raised by a user's chatbot function.
+
+    TargetError knows its type; otherwise HTTP status codes (httpx, openai, requests all expose
+    one) and exception names decide, so common client libraries classify without importing them.
+    """
+    error_type = getattr(exc, "error_type", None)
+    if isinstance(error_type, str) and error_type in ERROR_TYPES:
+        return error_type
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        if status == 429:
+            return "rate_limited"
+        if status >= 500:
+            return "http_5xx"
+        if status >= 400:
+            return "http_4xx"
+    names = " ".join(cls.__name__ for cls in type(exc).__mro__)
+    if isinstance(exc, TimeoutError) or "Timeout" in names:
+        return "timeout"
+    if "RateLimit" in names:
+        return "rate_limited"
+    if isinstance(exc, ConnectionError) or "Connect" in names:
+        return "connection"
+    return "bad_response"

@@ -1,0 +1,259 @@
+"""Reading monitoring logs into a pandas table, fast, skipping (and reporting) bad lines.
+
+One pass over the bytes: each line is decoded by msgspec straight into a typed struct, which
+checks in C that every required field is there with the right type, and skips the texts the
+summary never reads. Only the fields the summary needs are kept (interned, so a million events
+stay small); timestamps are parsed vectorised at the end. A line that fails goes down a slow
+path that says precisely why (`file:line: why`); it costs its own event and nothing else.
+(stdlib json plus checks in Python ran at ~9 µs a line, pandas.read_json(lines=True) at ~30;
+this runs at ~1.5.)
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+
+from llmops.monitoring.events import REQUIRED_FIELDS, STATUSES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class _Event(msgspec.Struct, gc=False):
+    """What the summary reads of an event; the texts are only checked to be present."""
+
+    timestamp: str
+    event_id: str
+    conversation_id: str
+    chatbot_version: str
+    target: str
+    latency_ms: float | None
+    status: Literal["ok", "error", "empty"]
+    error_type: str | None
+    slow: bool
+    pii_types: list[str]
+    prompt_redacted: msgspec.Raw
+    response_redacted: msgspec.Raw
+    pii_response_types: list[str] = []
+    model: str | None = msgspec.field(default=None, name="gen_ai.request.model")
+
+
+_REQUIRED = frozenset(REQUIRED_FIELDS)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass
+class EventTable:
+    """`frame`: one row per good event with columns timestamp (UTC), chatbot_version, target,
+    model, status, error_type (categoricals), latency_ms (float, NaN if none), slow, has_pii,
+    response_pii (bool). `pii`: one row per (event row, PII type) with `row`, `type` and
+    `in_response`."""
+
+    frame: pd.DataFrame
+    pii: pd.DataFrame
+    bad_lines: list[BadLine] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def log_files(path: Path) -> list[Path]:
+    """A log and its rotated backups, oldest first: `x.jsonl.N` ... `x.jsonl.1`, `x.jsonl`."""
+    backups = []
+    for p in path.parent.glob(f"{path.name}.*"):
+        suffix = p.name[len(path.name) + 1 :]
+        if suffix.isdigit():
+            backups.append((int(suffix), p))
+    return [p for _, p in sorted(backups, reverse=True)] + ([path] if path.exists() else [])
+
+
+def read_events(
+    paths: Iterable[Path],
+    *,
+    on_bad: Callable[[BadLine], None] | None = None,
+) -> EventTable:
+    import numpy as np
+    import pandas as pd
+
+    cols = _Columns()
+    bad: list[BadLine] = []
+
+    def report(b: BadLine) -> None:
+        bad.append(b)
+        if on_bad:
+            on_bad(b)
+
+    files = []
+    # Millions of short-lived dicts would set the cyclic GC off again and again for nothing:
+    # JSON values hold no cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for path in paths:
+            files.append(str(path))
+            _read_file(path, cols, report)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+    stamps = pd.to_datetime(
+        pd.Series(cols.timestamp, dtype=object), format="ISO8601", utc=True, errors="coerce"
+    )
+    frame = pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "chatbot_version": pd.Categorical(cols.version),
+            "target": pd.Categorical(cols.target),
+            "model": pd.Categorical(cols.model),
+            "status": pd.Categorical(cols.status, categories=STATUSES),
+            "error_type": pd.Categorical(cols.error_type),
+            "latency_ms": np.array(cols.latency, dtype=float),
+            "slow": np.array(cols.slow, dtype=bool),
+            "has_pii": np.zeros(len(cols.status), dtype=bool),
+            "response_pii": np.zeros(len(cols.status), dtype=bool),
+        }
+    )
+    pii = pd.DataFrame(
+        {
+            "row": np.array(cols.pii_row, dtype=np.int64),
+            "type": pd.Categorical(cols.pii_type),
+            "in_response": np.array(cols.pii_in_response, dtype=bool),
+        }
+    )
+    frame.loc[pii["row"].to_numpy(), "has_pii"] = True  # set by position: index is 0..n-1
+    frame.loc[pii.loc[pii["in_response"], "row"].to_numpy(), "response_pii"] = True
+
+    unparsed = stamps.isna().to_numpy()
+    if unparsed.any():  # a timestamp that is a string but not ISO 8601: drop that event too
+        for i in np.flatnonzero(unparsed):
+            path, line = cols.where(int(i))
+            report(BadLine(path, line, f"timestamp {cols.timestamp[i]!r} is not ISO 8601"))
+        keep = ~unparsed
+        remap = np.cumsum(keep) - 1
+        pii = pii[keep[pii["row"].to_numpy()]].copy()
+        pii["row"] = remap[pii["row"].to_numpy()]
+        frame = frame[keep].reset_index(drop=True)
+    bad.sort(key=lambda b: (files.index(b.path), b.line))
+    return EventTable(frame=frame, pii=pii.reset_index(drop=True), bad_lines=bad, files=files)
+
+
+class _Columns:
+    """Column lists being filled, plus where each row came from (for late error reports)."""
+
+    def __init__(self) -> None:
+        self.timestamp: list[str] = []
+        self.version: list[str] = []
+        self.target: list[str] = []
+        self.model: list[str | None] = []
+        self.status: list[str] = []
+        self.error_type: list[str | None] = []
+        self.latency: list[float | None] = []
+        self.slow: list[bool] = []
+        self.pii_row: list[int] = []
+        self.pii_type: list[str] = []
+        self.pii_in_response: list[bool] = []
+        # (first row of a file, path, line number of each of its rows)
+        self.origins: list[tuple[int, str, array[int]]] = []
+
+    def extend(self, events: list[_Event]) -> None:
+        intern = sys.intern
+        first = len(self.status)
+        self.timestamp += [e.timestamp for e in events]
+        self.version += [intern(e.chatbot_version) for e in events]
+        self.target += [intern(e.target) for e in events]
+        self.model += [None if e.model is None else intern(e.model) for e in events]
+        self.status += [e.status for e in events]
+        self.error_type += [None if e.error_type is None else intern(e.error_type) for e in events]
+        self.latency += [e.latency_ms for e in events]
+        self.slow += [e.slow for e in events]
+        for i, e in enumerate(events):
+            if e.pii_types:
+                for t in dict.fromkeys(e.pii_types):  # a type counts once per event
+                    self.pii_row.append(first + i)
+                    self.pii_type.append(intern(t))
+                    self.pii_in_response.append(t in e.pii_response_types)
+
+    def where(self, row: int) -> tuple[str, int]:
+        for first, path, lines in reversed(self.origins):
+            if row >= first:
+                return path, lines[row - first]
+        raise IndexError(row)  # pragma: no cover
+
+
+def _read_file(path: Path, cols: _Columns, report: Callable[[BadLine], None]) -> None:
+    # The hot loop of the summary: all local names, one C decode a line, and columns built by
+    # comprehensions over chunks of structs rather than by appends line by line.
+    decode = msgspec.json.Decoder(_Event).decode
+    errors = (msgspec.ValidationError, msgspec.DecodeError)
+    name = str(path)
+    lines: array[int] = array("l")
+    cols.origins.append((len(cols.status), name, lines))
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        from llmops.errors import InputError
+
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    chunk: list[_Event] = []
+    add = chunk.append
+    add_line = lines.append
+    with f:
+        lineno = 0
+        for raw in f:
+            lineno += 1
+            try:
+                add(decode(raw))
+            except errors:
+                why = _why_bad(raw)
+                if why:
+                    report(BadLine(name, lineno, why))
+                continue
+            add_line(lineno)
+            if len(chunk) >= 65536:
+                cols.extend(chunk)
+                chunk.clear()
+    cols.extend(chunk)
+
+
+def _why_bad(raw: bytes) -> str | None:
+    """Why a line is no event (None for a blank line, which carries nothing to lose)."""
+    if not raw.strip():
+        return None
+    try:
+        d = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        if not raw.endswith(b"\n"):
+            return "truncated line (the file ends in the middle of an event)"
+        return f"not JSON: {_short(exc)}"
+    if not isinstance(d, dict):
+        return f"not a JSON object but {type(d).__name__}"
+    missing = _REQUIRED - d.keys()
+    if missing:
+        return f"event is missing {', '.join(sorted(missing))}"
+    try:
+        msgspec.convert(d, _Event)
+    except msgspec.ValidationError as exc:
+        return f"invalid event: {exc}".replace("- at `$.", "at `")
+    return "invalid event"  # pragma: no cover - decode and convert disagree
+
+
+def _short(exc: ValueError) -> str:
+    msg = getattr(exc, "msg", None) or str(exc)
+    pos = getattr(exc, "colno", None)
+    return f"{msg} (column {pos})" if pos else msg
