@@ -79,12 +79,10 @@ def versions(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import socket
-
     import uvicorn
 
     from llmops.chatbot import load_version
-    from llmops.chatbot.server import create_app
+    from llmops.chatbot.server import base_url, bind_socket, create_app
 
     spec = load_version(args.version)
     latency = spec.latency_ms if args.latency_ms is None else args.latency_ms
@@ -94,18 +92,13 @@ def serve(args: argparse.Namespace) -> int:
         seed=args.seed, retry_after_s=args.retry_after, fault_markers=args.fault_markers,
     )
     # Bind first, so that `--port 0` can say which port it got before serving.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((args.host, args.port))
+        sock = bind_socket(args.host, args.port)
     except OSError as exc:
         print(f"llmops: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
-    sock.listen(2048)
-    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     faults = f", faults {args.fault} at {rate:g}" if args.fault else ""
-    print(f"llmops chatbot: serving {spec.name} on http://{host}:{sock.getsockname()[1]}/v1 "
+    print(f"llmops chatbot: serving {spec.name} on {base_url(sock)} "
           f"(latency {latency:g} ms{faults}); Ctrl-C to stop", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2, backlog=2048)
