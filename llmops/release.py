@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +211,6 @@ class Outcome:
     previous: str | None = None
     changed: bool = True
     decision: gate.Decision | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -321,10 +320,27 @@ def _release_message(
     return "\n".join(lines) + "\n"
 
 
-def promote(git: Git, results_path: str | Path, *, push: bool = False, **kw: Any) -> Outcome:
-    """Promote `ref` to `branch` if its results allow it; see `plan_promotion`."""
-    remote = kw.get("remote") if push else None
-    planned = plan_promotion(git, results_path, **{**kw, "remote": remote})
+def promote(
+    git: Git,
+    results_path: str | Path,
+    *,
+    ref: str = "HEAD",
+    branch: str = "stable",
+    remote: str = "origin",
+    push: bool = False,
+    policy: gate.Policy | None = None,
+    baseline_path: str | Path | None = None,
+) -> Outcome:
+    """Promote `ref` to `branch` (on `remote` when `push`) if its results allow it."""
+    planned = plan_promotion(
+        git,
+        results_path,
+        ref=ref,
+        branch=branch,
+        remote=remote if push else None,
+        policy=policy,
+        baseline_path=baseline_path,
+    )
     if isinstance(planned, Outcome):
         return planned
     apply(git, planned)
@@ -393,9 +409,19 @@ def plan_rollback(
     return Plan(view, target.commit, name, tag_object, message)
 
 
-def rollback(git: Git, *, push: bool = False, **kw: Any) -> Outcome:
-    remote = kw.get("remote") if push else None
-    planned = plan_rollback(git, **{**kw, "remote": remote})
+def rollback(
+    git: Git,
+    *,
+    to: str | None = None,
+    branch: str = "stable",
+    remote: str = "origin",
+    push: bool = False,
+    reason: str = "",
+) -> Outcome:
+    """Move `branch` back to the previous release (or `to`), on `remote` when `push`."""
+    planned = plan_rollback(
+        git, to=to, branch=branch, remote=remote if push else None, reason=reason
+    )
     if isinstance(planned, Outcome):
         return planned
     apply(git, planned)
@@ -461,7 +487,9 @@ def apply(git: Git, plan: Plan) -> None:
 # -- listing
 
 
-def list_releases(git: Git, branch: str = "stable", remote: str | None = None) -> list[dict]:
+def list_releases(
+    git: Git, branch: str = "stable", remote: str | None = None
+) -> list[dict[str, Any]]:
     """Releases and rollbacks, oldest first, each with its commit, date and summary line."""
     if remote:
         fetch_records(git, remote, branch)
@@ -486,27 +514,25 @@ def list_releases(git: Git, branch: str = "stable", remote: str | None = None) -
         "refs/tags/release-*",
         "refs/tags/rollback-*",
     )
-    rows = []
+    ordered: list[tuple[tuple[int, bool, int], dict[str, Any]]] = []
     for line in out.splitlines():
         name, obj, peeled, unix, date, subject = line.split("\0")
         if not _TAG_RE.match(name):
             continue
         tag = Tag(name, obj, peeled or obj)
         prefix = f"{name}: "
-        rows.append(
-            {
-                "tag": name,
-                "kind": tag.kind,
-                "number": tag.number,
-                "commit": tag.commit,
-                "date": date,
-                "summary": subject[len(prefix) :] if subject.startswith(prefix) else subject,
-                "stable": tag.commit == stable,
-                "_order": (int(unix or 0), tag.kind == ROLLBACK, tag.number),
-            }
-        )
-    rows.sort(key=lambda r: r.pop("_order"))
-    return rows
+        row = {
+            "tag": name,
+            "kind": tag.kind,
+            "number": tag.number,
+            "commit": tag.commit,
+            "date": date,
+            "summary": subject[len(prefix) :] if subject.startswith(prefix) else subject,
+            "stable": tag.commit == stable,
+        }
+        # Chronological; within one second a release comes before a rollback, then by number.
+        ordered.append(((int(unix or 0), tag.kind == ROLLBACK, tag.number), row))
+    return [row for _, row in sorted(ordered, key=lambda pair: pair[0])]
 
 
 # -- helpers
@@ -542,7 +568,7 @@ def git_for(root: Path) -> Git:
     return git
 
 
-__all__: Sequence[str] = (
+__all__ = [
     "Git",
     "Outcome",
     "Plan",
@@ -556,4 +582,4 @@ __all__: Sequence[str] = (
     "promote",
     "remote_view",
     "rollback",
-)
+]
