@@ -366,3 +366,48 @@ def test_build_event_adds_otel_usage() -> None:
     assert event["gen_ai.usage.input_tokens"] == 12
     assert event["gen_ai.usage.output_tokens"] == 30
     assert "\n" not in to_text_line({**event, "prompt_redacted": "two\nlines"})[:-1]
+
+
+def test_decorator_alone_reads_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmops.monitoring.wrapper as wrapper
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llmops]\nlogs = "var/logs"\n[tool.llmops.monitor]\nslow_ms = 0\n'
+        '[tool.llmops.pii]\nallow = ["help@bank.example.com"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(wrapper, "_default_monitor", None)
+
+    @monitored(version="v3")
+    def bot(prompt: str) -> str:
+        return "write to help@bank.example.com"
+
+    assert bot(f"I am {EMAIL}") == "write to help@bank.example.com"
+    [event] = events(tmp_path / "var/logs")
+    assert event["slow"] is True  # slow_ms = 0 from the file
+    assert event["pii_response_types"] == []  # the allowed address is public
+    assert event["pii_types"] == ["EMAIL_ADDRESS"]
+    wrapper.default_monitor().close()
+
+
+def test_bad_monitor_setting_is_input_error(tmp_path: Path) -> None:
+    from llmops.config import load_config
+    from llmops.errors import InputError
+
+    (tmp_path / "pyproject.toml").write_text('[tool.llmops.monitor]\nslow_ms = "soon"\n')
+    with pytest.raises(InputError, match=r"\[tool.llmops.monitor\]"):
+        Monitor.from_config(load_config(tmp_path))
+
+
+def test_async_callable_object_is_awaited_then_logged(monitor: Monitor, logs: Path) -> None:
+    class Bot:
+        async def __call__(self, prompt: str) -> str:
+            return "from an object"
+
+    bot = monitored(Bot(), monitor=monitor, target="python:bot")
+    assert asyncio.run(bot("hi")) == "from an object"
+    [event] = events(logs)
+    assert event["response_redacted"] == "from an object"
+    assert event["target"] == "python:bot"

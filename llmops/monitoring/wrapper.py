@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from llmops.errors import InputError
 from llmops.monitoring.events import Detector, build_event, classify_exception, new_id, prompt_of
 from llmops.monitoring.logfiles import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, EventLog
 from llmops.runner import Exchange, RetryPolicy, ask
@@ -80,14 +81,19 @@ class Monitor:
 
             config = load_config()
         mon = config.monitor
-        settings: dict[str, Any] = {
-            "logs": config.logs,
-            "slow_ms": float(mon.get("slow_ms", DEFAULT_SLOW_MS)),
-            "detector": _config_detector(config),
-            "max_bytes": int(mon.get("log_max_bytes", DEFAULT_MAX_BYTES)),
-            "backups": int(mon.get("log_backups", DEFAULT_BACKUPS)),
-            "text_chars": int(mon.get("log_text_chars", DEFAULT_TEXT_CHARS)),
-        }
+        try:
+            settings: dict[str, Any] = {
+                "logs": config.logs,
+                "slow_ms": float(mon.get("slow_ms", DEFAULT_SLOW_MS)),
+                "max_bytes": int(mon.get("log_max_bytes", DEFAULT_MAX_BYTES)),
+                "backups": int(mon.get("log_backups", DEFAULT_BACKUPS)),
+                "text_chars": int(mon.get("log_text_chars", DEFAULT_TEXT_CHARS)),
+            }
+        except (TypeError, ValueError) as exc:
+            where = f"{config.root / 'pyproject.toml'}: [tool.llmops.monitor]"
+            raise InputError(f"{where}: {exc}") from exc
+        if "detector" not in overrides:
+            settings["detector"] = _config_detector(config)
         settings.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**settings)
 
@@ -317,6 +323,15 @@ def monitored(
 
         return async_wrapper
 
+    async def finish(awaitable: Any, args: Any, kwargs: Any, started: float, t0: float) -> Any:
+        try:
+            result = await awaitable
+        except Exception as exc:
+            log(args, kwargs, started, t0, exc=exc)
+            raise
+        log(args, kwargs, started, t0, result=result)
+        return result
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started, t0 = time.time(), time.perf_counter()
@@ -325,6 +340,8 @@ def monitored(
         except Exception as exc:
             log(args, kwargs, started, t0, exc=exc)
             raise
+        if inspect.isawaitable(result):  # an object with an async __call__, a partial...
+            return finish(result, args, kwargs, started, t0)
         log(args, kwargs, started, t0, result=result)
         return result
 
