@@ -1,0 +1,177 @@
+"""ACCOUNT_BALANCE: an amount of money tied to a customer's account ("your balance is $5,432.10",
+"available credit: 2 300 EUR"), as opposed to a price or fee of a product ("the annual fee is $95",
+"a minimum balance of $1,500")."""
+
+from __future__ import annotations
+
+import re
+
+from llmops.pii.context import Context
+from llmops.pii.hit import Hit
+from llmops.pii.types import ACCOUNT_BALANCE
+
+_SYMBOLS = "$€£¥₹₩₽₺"
+_CODES = (
+    "USD|EUR|GBP|CHF|JPY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|SGD|HKD|CNY|MXN|BRL|ZAR|Rs|"
+    "US\\$|A\\$|C\\$|NZ\\$|HK\\$|S\\$|R\\$"
+)
+# Right before the number: "$", "US$ ", "EUR ", "Rs. ".
+PREFIX = re.compile(rf"(?:[{_SYMBOLS}]|(?<![A-Za-z])(?:{_CODES}|Rs\.))[ \u00a0]?\Z")
+# Right after it: "€", " EUR", " euros", " dollars".
+_WORDS = "euros?|dollars?|pounds?|rupees?|francs?"
+SUFFIX = re.compile(rf"[ \u00a0\u202f]?(?:[{_SYMBOLS}]|(?:{_CODES}|{_WORDS})(?![A-Za-z]))")
+# The amount: thousands groups with one kind of separator, then cents; or plain digits.
+AMOUNT = re.compile(
+    r"[0-9]{1,3}(?:([,.'\u00a0\u202f ])[0-9]{3}(?:\1[0-9]{3}){0,5})?(?:[.,][0-9]{1,2})?(?![0-9])"
+    r"|[0-9]{1,15}(?:[.,][0-9]{1,2})?(?![0-9])"
+)
+
+CONTEXT = Context(
+    positive=(
+        "balance",
+        "balances",
+        "current balance",
+        "available balance",
+        "account balance",
+        "statement balance",
+        "outstanding balance",
+        "remaining balance",
+        "ledger balance",
+        "available credit",
+        "credit available",
+        "available funds",
+        "funds available",
+        "available to spend",
+        "outstanding",
+        "you owe",
+        "owe",
+        "owed",
+        "amount due",
+        "amount owed",
+        "total due",
+        "payment due",
+        "past due",
+        "overdrawn",
+        "overdrawn by",
+        "in your account",
+        "in your checking",
+        "in your savings",
+        "your account has",
+        "your account holds",
+        "your savings",
+        "your checking",
+        "remaining credit",
+        "credit remaining",
+        "left to spend",
+        "saldo",
+        "solde",
+        "kontostand",
+        "guthaben",
+        "your credit limit",
+        "has a balance of",
+        "net worth",
+        "portfolio value",
+        "your portfolio",
+        "your investments",
+        "deposited",
+        "credited to your account",
+    ),
+    negative=(
+        "fee",
+        "fees",
+        "annual fee",
+        "monthly fee",
+        "late fee",
+        "price",
+        "priced",
+        "pricing",
+        "cost",
+        "costs",
+        "charge",
+        "charges",
+        "surcharge",
+        "minimum balance",
+        "average balance",
+        "minimum",
+        "min",
+        "maximum",
+        "max",
+        "balance transfer",
+        "balance requirement",
+        "minimum opening deposit",
+        "opening deposit",
+        "requirement",
+        "required",
+        "up to",
+        "starting at",
+        "from",
+        "per",
+        "interest",
+        "apr",
+        "rate",
+        "limit of",
+        "limits of",
+        "waived",
+        "reward",
+        "rewards",
+        "bonus",
+        "cashback",
+        "cash back",
+        "earn",
+        "offer",
+        "tax",
+        "subscription",
+        "plan",
+        "premium",
+        "worth up to",
+        "as low as",
+        "only",
+        "just",
+        "free",
+        "insured up to",
+        "fdic",
+        "covers",
+        "coverage",
+        "threshold",
+        "at least",
+        "more than",
+        "less than",
+        "over",
+        "under",
+        "exceeds",
+        "typically",
+        "example",
+        "for example",
+        "e.g",
+        "such as",
+    ),
+    boost=0.75,
+    penalty=0.0,
+    before=64,
+    after=40,
+)
+CUED = 0.0  # an amount alone is no disclosure; the cue makes it one
+
+
+def find_amount(text: str, start: int) -> tuple[int, int] | None:
+    """The span of a money amount whose number starts at `start`, currency marker included."""
+    m = AMOUNT.match(text, start)
+    if m is None:
+        return None
+    end = m.end()
+    lo = max(0, start - 5)
+    pre = PREFIX.search(text, lo, start)
+    if pre is not None:
+        return pre.start(), end
+    post = SUFFIX.match(text, end)
+    if post is not None:
+        return start, post.end()
+    return None
+
+
+def score_amount(text: str, start: int, end: int) -> float:
+    return CONTEXT.score(CUED, text, start, end)
+
+
+def balance_hit(text: str, start: int, end: int) -> Hit:
+    return Hit(ACCOUNT_BALANCE, start, end, score_amount(text, start, end))

@@ -1,0 +1,193 @@
+"""Bank identifiers: IBAN_CODE (registry length and mod-97), US_BANK_ROUTING (ABA checksum, with
+a cue), US_BANK_NUMBER (8-17 digits, only with a cue) and SWIFT_CODE (BIC shape and country,
+only with a cue)."""
+
+from __future__ import annotations
+
+import re
+
+from llmops.pii.candidates import DATE, Run
+from llmops.pii.checksums import aba_ok, bic_ok, iban_lengths, iban_ok
+from llmops.pii.context import NOT_PII, Context
+from llmops.pii.hit import Hit
+from llmops.pii.types import IBAN_CODE, SWIFT_CODE, US_BANK_NUMBER, US_BANK_ROUTING
+
+IBAN_SCORE = 0.95
+
+ROUTING_CONTEXT = Context(
+    positive=(
+        "routing",
+        "routing number",
+        "routing no",
+        "routing #",
+        "aba",
+        "aba number",
+        "rtn",
+        "transit",
+        "transit number",
+        "routing transit number",
+        "ach",
+        "wire routing",
+        "bank routing",
+        "routing code",
+    ),
+    negative=(*NOT_PII, "account number", "acct", "card"),
+    boost=0.5,
+    penalty=0.3,
+)
+
+ACCOUNT_CONTEXT = Context(
+    positive=(
+        "account",
+        "account number",
+        "account no",
+        "account #",
+        "acct",
+        "acct no",
+        "acct #",
+        "a/c",
+        "acc no",
+        "bank account",
+        "checking",
+        "checking account",
+        "savings",
+        "savings account",
+        "deposit account",
+        "beneficiary account",
+        "account ending",
+        "kontonummer",
+        "konto",
+        "numéro de compte",
+        "número de cuenta",
+        "conto",
+    ),
+    negative=(
+        *NOT_PII,
+        "routing",
+        "routing number",
+        "aba",
+        "rtn",
+        "transit",
+        "card",
+        "phone",
+        "call",
+        "ssn",
+        "social security",
+    ),
+    boost=0.5,
+    penalty=0.4,
+    before=40,
+)
+
+
+def find_iban(text: str, p: int) -> Hit | None:
+    """An IBAN starting at `p` (its country letters), written compact or in groups."""
+    cc = text[p : p + 2]
+    length = iban_lengths().get(cc)
+    if length is None:
+        return None
+    chars: list[str] = []
+    i, n = p, len(text)
+    while i < n and len(chars) < length:
+        c = text[i]
+        if c.isascii() and c.isalnum():
+            chars.append(c)
+            i += 1
+        elif (
+            c in " \u00a0-"
+            and chars
+            and i + 1 < n
+            and text[i + 1].isascii()
+            and text[i + 1].isalnum()
+        ):
+            i += 1
+        else:
+            break
+    if len(chars) != length or (i < n and text[i].isascii() and text[i].isalnum()):
+        return None
+    if not iban_ok("".join(chars).upper()):
+        return None
+    return Hit(IBAN_CODE, p, i, IBAN_SCORE)
+
+
+def find_routing(text: str, run: Run) -> list[Hit]:
+    groups = run.groups
+    if len(groups) == 1 and groups[0][1] - groups[0][0] == 9:
+        base = 0.3
+    elif len(groups) == 3 and run.seps == ["-", "-"] and [b - a for a, b in groups] == [4, 4, 1]:
+        base = 0.4
+    else:
+        return []
+    if not aba_ok(run.digits(text)):
+        return []
+    return [
+        Hit(
+            US_BANK_ROUTING,
+            run.start,
+            run.end,
+            ROUTING_CONTEXT.score(base, text, run.start, run.end),
+        )
+    ]
+
+
+def find_account(text: str, run: Run) -> list[Hit]:
+    nd = run.ndigits
+    if not 8 <= nd <= 17:
+        return []
+    if len(run.groups) == 1:
+        base = 0.1
+    elif (
+        len(set(run.seps)) == 1
+        and run.seps[0] in (" ", "-")
+        and not DATE.fullmatch(text[run.start : run.end])
+    ):
+        base = 0.05
+    else:
+        return []
+    return [
+        Hit(
+            US_BANK_NUMBER,
+            run.start,
+            run.end,
+            ACCOUNT_CONTEXT.score(base, text, run.start, run.end),
+        )
+    ]
+
+
+# --- SWIFT/BIC: found from its cue ------------------------------------------------------------
+
+_BIC = re.compile(r"(?<![A-Za-z0-9])[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![A-Za-z0-9])")
+SWIFT_SCORE = 0.85
+
+
+def find_swift(text: str, lower: str) -> list[Hit]:
+    """BICs next to a "SWIFT"/"BIC" cue. `lower` is `text.lower()`, used to find cues fast."""
+    hits: list[Hit] = []
+    for word in ("swift", "bic", "bank identifier code"):
+        at = lower.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if _word_at(lower, at, end):
+                hit = _bic_near(text, at, end)
+                if hit is not None:
+                    hits.append(hit)
+            at = lower.find(word, end)
+    return hits
+
+
+def _word_at(lower: str, start: int, end: int) -> bool:
+    before = lower[start - 1] if start else " "
+    after = lower[end] if end < len(lower) else " "
+    return not before.isalpha() and not after.isalpha()
+
+
+def _bic_near(text: str, start: int, end: int) -> Hit | None:
+    after = _BIC.search(text, end, end + 48)
+    if after is not None and bic_ok(after.group()):
+        return Hit(SWIFT_CODE, after.start(), after.end(), SWIFT_SCORE)
+    last = None
+    for last in _BIC.finditer(text, max(0, start - 30), start):  # noqa: B007 - nearest one
+        pass
+    if last is not None and bic_ok(last.group()):
+        return Hit(SWIFT_CODE, last.start(), last.end(), SWIFT_SCORE)
+    return None

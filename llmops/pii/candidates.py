@@ -1,0 +1,74 @@
+"""The one cheap pass: where in a text could an entity be?
+
+Every pattern here is linear: a character class start (so the regex engine skips ahead in C),
+bounded repetition, no nested ambiguity. What they find are candidates; the recognizers decide.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Separators inside a written number: spaces (also no-break and thin), dash, dot, slash, parens.
+SEPS = " \u00a0\u2009\u202f-./()"
+# A dot followed by a space ends a sentence, not a number.
+_SEP = "(?:[ \u00a0\u2009\u202f\\-/()]|\\.(?![ \u00a0\u2009\u202f\n]))"
+
+# A run of digits with at most 3 separator characters between digits, at most 48 digits long:
+# each repetition ends on a digit, and digits are not separators, so there is one way to match.
+DIGIT_RUN = re.compile(rf"[0-9](?:{_SEP}{{0,3}}[0-9]){{0,47}}")
+# The run goes on past the cap: a long stretch of digits and separators is no identifier.
+MORE_DIGITS = re.compile(rf"{_SEP}{{0,3}}[0-9]")
+STRETCH = re.compile(rf"[0-9{re.escape(SEPS)}]*")
+GROUP = re.compile(r"[0-9]+")
+
+# Token characters on either side of a run: the alphanumerics of IBANs, wallet addresses, hashes.
+ALNUM_FWD = re.compile(r"[A-Za-z0-9]{1,128}")
+WORD_CHAR = re.compile(r"[^\W_]")
+
+
+@dataclass(slots=True)
+class Run:
+    """A candidate run of digits in `text[start:end]` and its digit groups (absolute offsets)."""
+
+    start: int
+    end: int
+    groups: list[tuple[int, int]]
+    seps: list[str]  # seps[i] sits between groups[i] and groups[i + 1]
+
+    @classmethod
+    def of(cls, text: str, start: int, end: int) -> Run:
+        groups = [(m.start(), m.end()) for m in GROUP.finditer(text, start, end)]
+        seps = [text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
+        return cls(start, end, groups, seps)
+
+    def digits(self, text: str, i: int = 0, j: int | None = None) -> str:
+        """The digits of groups i..j (inclusive; default all)."""
+        j = len(self.groups) - 1 if j is None else j
+        return "".join(text[a:b] for a, b in self.groups[i : j + 1])
+
+    def span(self, i: int, j: int) -> tuple[int, int]:
+        return self.groups[i][0], self.groups[j][1]
+
+    @property
+    def ndigits(self) -> int:
+        return sum(b - a for a, b in self.groups)
+
+
+def alnum_left(text: str, pos: int, limit: int = 64) -> int:
+    """Start of the run of ASCII letters and digits that ends at `pos` (at most `limit` back)."""
+    lo = max(0, pos - limit)
+    m = ALNUM_FWD.match(text[lo:pos][::-1])
+    return pos - (m.end() if m else 0)
+
+
+def alnum_right(text: str, pos: int) -> int:
+    m = ALNUM_FWD.match(text, pos)
+    return m.end() if m else pos
+
+
+# Dates and thousands-grouped quantities: shapes a phone or account number does not take.
+DATE = re.compile(
+    r"(?:[0-9]{4}([-/.])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([-/.])[0-9]{1,2}\2(?:[0-9]{4}|[0-9]{2}))"
+)
+THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ .,\u00a0\u2009\u202f])[0-9]{3}(?:\1[0-9]{3}){0,6}")

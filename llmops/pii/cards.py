@@ -1,0 +1,165 @@
+"""CREDIT_CARD (13-19 digits, issuer prefix, Luhn), CARD_CVV and CARD_PIN (short codes that only
+a cue right before them makes sensitive)."""
+
+from __future__ import annotations
+
+import re
+
+from llmops.pii.candidates import Run
+from llmops.pii.checksums import luhn_ok
+from llmops.pii.context import NOT_PII, Context, words
+from llmops.pii.hit import Hit
+from llmops.pii.types import CARD_CVV, CARD_PIN, CREDIT_CARD
+
+CONTEXT = Context(
+    positive=(
+        "card",
+        "card number",
+        "card no",
+        "card account",
+        "credit",
+        "credit card",
+        "debit",
+        "debit card",
+        "visa",
+        "mastercard",
+        "master card",
+        "amex",
+        "american express",
+        "discover",
+        "jcb",
+        "diners",
+        "diners club",
+        "maestro",
+        "unionpay",
+        "cc",
+        "pan",
+        "carte",
+        "tarjeta",
+        "karte",
+        "kreditkarte",
+        "carta",
+    ),
+    negative=(*NOT_PII, "account", "account number", "acct", "iban", "routing"),
+    boost=0.15,
+    penalty=0.4,
+)
+
+GROUPED = 0.85  # "4111 1111 1111 1111", "3782-822463-10005"
+UNBROKEN = 0.65  # "4111111111111111": also what an order number looks like
+
+
+def issuer_ok(d: str) -> bool:
+    """Is there a card scheme with this prefix and length (IIN ranges of the major schemes)?"""
+    n = len(d)
+    first = d[0]
+    if first == "4":  # Visa
+        return n in (13, 16, 19)
+    two, four = int(d[:2]), int(d[:4])
+    if first == "5":  # Mastercard 51-55; Maestro 50, 56-59
+        return n == 16 if 51 <= two <= 55 else 12 <= n <= 19
+    if first == "2":  # Mastercard 2221-2720; Mir 2200-2204; JCB 2131
+        return (
+            (2221 <= four <= 2720 and n == 16)
+            or (2200 <= four <= 2204 and 16 <= n <= 19)
+            or (four == 2131 and n == 15)
+        )
+    if first == "3":
+        if two in (34, 37):  # American Express
+            return n == 15
+        if two == 35:  # JCB (3528-3589; generators use all of 35xx)
+            return 16 <= n <= 19
+        if 300 <= int(d[:3]) <= 305 or two in (36, 38, 39):  # Diners Club
+            return 14 <= n <= 19
+        return False
+    if first == "6":  # Discover 6011, 644-649, 65; UnionPay 62; Maestro 6x
+        return 12 <= n <= 19
+    if first == "1":  # JCB 1800
+        return four == 1800 and n == 15
+    return False
+
+
+def find_cards(text: str, run: Run) -> list[Hit]:
+    """Card numbers among consecutive digit groups of one run, joined by one kind of separator."""
+    hits: list[Hit] = []
+    groups, seps = run.groups, run.seps
+    i = 0
+    while i < len(groups):
+        best = None
+        total = 0
+        for j in range(i, len(groups)):
+            if j > i:
+                sep = seps[j - 1]
+                if sep not in (" ", "-", "\u00a0") or sep != seps[i]:
+                    break
+            total += groups[j][1] - groups[j][0]
+            if total > 19:
+                break
+            if total >= 13:
+                digits = run.digits(text, i, j)
+                if issuer_ok(digits) and luhn_ok(digits):
+                    best = j
+        if best is None:
+            i += 1
+            continue
+        a, b = run.span(i, best)
+        short = any(gb - ga < 3 for ga, gb in groups[i : best + 1])
+        base = UNBROKEN if best == i else (0.55 if short else GROUPED)
+        hits.append(Hit(CREDIT_CARD, a, b, CONTEXT.score(base, text, a, b)))
+        i = best + 1
+    return hits
+
+
+# --- CVV and PIN: the cue must sit right before the code ("CVV: 123", "PIN is 4821") ---------
+
+_CVV_CUE = words(
+    "cvv",
+    "cvv2",
+    "cvc",
+    "cvc2",
+    "cid",
+    "csc",
+    "security code",
+    "card security code",
+    "verification code",
+    "card verification code",
+    "card verification value",
+    "3-digit code",
+    "three-digit code",
+    "code on the back",
+)
+_PIN_CUE = words("pin", "pin code", "pin number", "personal identification number", "card pin")
+# What may stand between cue and code: "CVV: 123", "PIN is now 4821", "security code (CVV) 123",
+# "changed my PIN to 1930". Not "PIN reset on 2024": a date or count is not a code.
+_LINK = re.compile(
+    r"(?:[\s:=#\-]|(?<![^\W\d_])(?:code|number|no\.?|num|is|was|will|be|now|set|to|changed|"
+    r"reset|new|my|your|the|as|its|it's|of|on the back|\(cvv2?\)|\(cvc\)|\(pin\))(?![^\W\d_]))"
+    r"{0,12}",
+    re.IGNORECASE,
+)
+CUE_SCORE = 0.85
+
+
+def _cued(text: str, start: int, cue: re.Pattern[str] | None, reach: int = 40) -> bool:
+    assert cue is not None
+    lo = max(0, start - reach)
+    last = None
+    for last in cue.finditer(text, lo, start):  # noqa: B007 - the last cue is the nearest
+        pass
+    if last is None:
+        return False
+    link = _LINK.match(text, last.end(), start)
+    return link is not None and link.end() == start
+
+
+def find_codes(text: str, run: Run) -> list[Hit]:
+    """A lone group of 3-6 digits right after a CVV or PIN cue."""
+    if len(run.groups) != 1:
+        return []
+    a, b = run.groups[0]
+    n = b - a
+    if 3 <= n <= 4 and _cued(text, a, _CVV_CUE):
+        return [Hit(CARD_CVV, a, b, CUE_SCORE)]
+    if 4 <= n <= 6 and _cued(text, a, _PIN_CUE):
+        return [Hit(CARD_PIN, a, b, CUE_SCORE)]
+    return []

@@ -1,0 +1,295 @@
+"""The detector: one cheap pass for candidates, recognizers on candidates only, then overlaps
+resolved, the threshold and the allowlist applied.
+
+Work is linear in the text: each regex used on the whole text starts with a literal or a
+character class and has bounded repetition; every candidate costs a bounded amount of work; and
+the scan never goes back before a position it has passed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from functools import lru_cache
+
+from llmops.pii import balance, bank, cards, crypto, network, phone, secrets, ssn
+from llmops.pii.allow import Allowlist
+from llmops.pii.candidates import (
+    DATE,
+    DIGIT_RUN,
+    MORE_DIGITS,
+    STRETCH,
+    Run,
+    alnum_left,
+    alnum_right,
+)
+from llmops.pii.email import find_emails
+from llmops.pii.finding import Finding
+from llmops.pii.hit import Hit
+from llmops.pii.types import (
+    ACCOUNT_BALANCE,
+    ALL_TYPES,
+    CARD_CVV,
+    CARD_PIN,
+    CREDIT_CARD,
+    CRYPTO,
+    EMAIL_ADDRESS,
+    FINANCIAL_TYPES,
+    IBAN_CODE,
+    IP_ADDRESS,
+    PHONE_NUMBER,
+    PII_TYPES,
+    SECRET,
+    SWIFT_CODE,
+    US_BANK_NUMBER,
+    US_BANK_ROUTING,
+    US_SSN,
+)
+
+# A run claimed this surely by another recognizer is no phone number.
+_SURE = 0.8
+# Texts up to this size are remembered, so that `pii()` and `financial()` on one answer scan once.
+_CACHE_CHARS = 100_000
+
+
+class Detector:
+    """Finds PII and financial details in text. Thread-safe; cheap to call repeatedly."""
+
+    def __init__(
+        self,
+        *,
+        allow: Iterable[str] = (),
+        regions: Iterable[str] | None = None,
+        threshold: float = 0.5,
+        entities: Iterable[str] | None = None,
+    ) -> None:
+        self.regions = tuple(regions) if regions is not None else phone.DEFAULT_REGIONS
+        self.threshold = float(threshold)
+        wanted = frozenset(entities) if entities is not None else ALL_TYPES
+        unknown = wanted - ALL_TYPES
+        if unknown:
+            raise ValueError(f"unknown entity types: {', '.join(sorted(unknown))}")
+        self.entities = wanted
+        self._phones = phone.PhoneFinder(self.regions)
+        self.allowlist = Allowlist(allow, self._phones.regions)
+        self._cached = lru_cache(maxsize=256)(self._detect)
+
+    # --- public --------------------------------------------------------------------------------
+
+    def scan(
+        self,
+        text: str,
+        *,
+        entities: Collection[str] | None = None,
+        allow_types: Collection[str] = (),
+    ) -> list[Finding]:
+        """Findings sorted by start, never overlapping, each at or above the threshold."""
+        if not isinstance(text, str):
+            raise TypeError(f"scan() wants a str, not {type(text).__name__}")
+        if not text:
+            return []
+        hits = self._cached(text) if len(text) <= _CACHE_CHARS else self._detect(text)
+        skip = set(allow_types)
+        return [
+            Finding(h.type, h.start, h.end, round(h.score, 2))
+            for h in hits
+            if h.type not in skip and (entities is None or h.type in entities)
+        ]
+
+    def pii(self, text: str, *, allow_types: Collection[str] = ()) -> list[Finding]:
+        """Identifiers of a person, their accounts or credentials (the `no_pii` check)."""
+        return self.scan(text, entities=PII_TYPES, allow_types=allow_types)
+
+    def financial(self, text: str, *, allow_types: Collection[str] = ()) -> list[Finding]:
+        """Payment instruments, their codes and account balances (`no_financial_details`)."""
+        return self.scan(text, entities=FINANCIAL_TYPES, allow_types=allow_types)
+
+    def redact(self, text: str) -> str:
+        """Every finding replaced by "<ENTITY_TYPE>"; other occurrences of a detected value too,
+        so that no detected value survives anywhere in the text."""
+        findings = self.scan(text)
+        if not findings:
+            return text
+        spans = [(f.start, f.end, f.type) for f in findings]
+        values = {text[f.start : f.end]: f.type for f in findings}
+        if len(values) <= 256:  # bounded: a value found once is looked for everywhere
+            for value, kind in values.items():
+                at = text.find(value)
+                while at >= 0:
+                    spans.append((at, at + len(value), kind))
+                    at = text.find(value, at + 1)
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out: list[str] = []
+        pos = 0
+        for start, end, kind in spans:
+            if end <= pos:
+                continue
+            if start < pos:  # overlaps the last replacement: extend it
+                pos = end
+                continue
+            out.append(text[pos:start])
+            out.append(f"<{kind}>")
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    # --- the pass ----------------------------------------------------------------------------
+
+    def _detect(self, text: str) -> tuple[Hit, ...]:
+        want = self.entities
+        hits: list[Hit] = []
+        if SECRET in want:
+            hits += secrets.find_secrets(text)
+        if EMAIL_ADDRESS in want and "@" in text:
+            hits += find_emails(text)
+        if SWIFT_CODE in want:
+            lower = text.lower()
+            if len(lower) == len(text) and (
+                "swift" in lower or "bic" in lower or "bank id" in lower
+            ):
+                hits += bank.find_swift(text, lower)
+        blocked = sorted((h.start, h.end) for h in hits)
+        hits += self._numbers(text, blocked)
+        return self._resolve(text, hits)
+
+    def _numbers(self, text: str, blocked: list[tuple[int, int]]) -> list[Hit]:
+        """Everything that starts from a run of digits."""
+        want = self.entities
+        thr = self.threshold
+        n = len(text)
+        hits: list[Hit] = []
+        bi = 0
+        pos = 0
+        search = DIGIT_RUN.search
+        while True:
+            m = search(text, pos)
+            if m is None:
+                break
+            s, e = m.span()
+            pos = e
+            # Inside something already found (an email, a key): skip past it.
+            while bi < len(blocked) and blocked[bi][1] <= s:
+                bi += 1
+            if bi < len(blocked) and blocked[bi][0] <= s:
+                pos = blocked[bi][1]
+                continue
+            # Past the cap: a long stretch of digits and separators is no identifier.
+            if e < n and MORE_DIGITS.match(text, e):
+                stretch = STRETCH.match(text, e)
+                pos = stretch.end() if stretch else e
+                continue
+            prev = text[s - 1] if s else " "
+            nxt = text[e] if e < n else " "
+            if prev.isalpha() or nxt.isalpha() or prev in ":_" or nxt == ":":
+                done = self._token(text, s, e, hits)
+                if done is not None:
+                    pos = done
+                    continue
+                if prev.isalpha() or prev == "_" or _identifier_tail(text, e):
+                    # Digits inside a word ("A320", "x86_64", a hash): skip the whole word.
+                    pos = max(e, alnum_right(text, e))
+                    continue
+            amount = balance.find_amount(text, s)
+            if amount is not None:
+                a, b = amount
+                if ACCOUNT_BALANCE in want:
+                    score = balance.score_amount(text, a, b)
+                    if score >= thr:
+                        hits.append(Hit(ACCOUNT_BALANCE, a, b, score))
+                pos = b  # a price is no phone or account number; rescan what follows it
+                continue
+            run = Run.of(text, s, e)
+            hits += self._run(text, run)
+        return hits
+
+    def _token(self, text: str, s: int, e: int, hits: list[Hit]) -> int | None:
+        """Digits inside an alphanumeric token: an IBAN, a wallet address, an IPv6 address."""
+        want = self.entities
+        if IP_ADDRESS in want:
+            v6 = network.find_ipv6(text, s, e)
+            if v6 is not None:
+                if v6.score >= self.threshold:
+                    hits.append(v6)
+                return v6.end
+        a = alnum_left(text, s)
+        b = alnum_right(text, e)
+        if IBAN_CODE in want and s - a == 2 and text[a:s].isupper():
+            iban = bank.find_iban(text, a)
+            if iban is not None:
+                hits.append(iban)
+                return iban.end
+        if CRYPTO in want and b - a >= 26:
+            wallet = crypto.find_wallet(text, a, b)
+            if wallet is not None:
+                if wallet.score >= self.threshold:
+                    hits.append(wallet)
+                return b
+        return None
+
+    def _run(self, text: str, run: Run) -> list[Hit]:
+        want = self.entities
+        nd = run.ndigits
+        body = text[run.start : run.end]
+        if len(run.groups) > 1 and DATE.fullmatch(body):
+            return []
+        hits: list[Hit] = []
+        if IP_ADDRESS in want and "." in run.seps:
+            hits += network.find_ipv4(text, run)
+        if CREDIT_CARD in want and nd >= 13:
+            hits += cards.find_cards(text, run)
+        if nd == 9:
+            if US_SSN in want:
+                hits += ssn.find_ssn(text, run)
+            if US_BANK_ROUTING in want:
+                hits += bank.find_routing(text, run)
+        if US_BANK_NUMBER in want and 8 <= nd <= 17:
+            hits += bank.find_account(text, run)
+        if (CARD_CVV in want or CARD_PIN in want) and 3 <= nd <= 6:
+            hits += [h for h in cards.find_codes(text, run) if h.type in want]
+        if PHONE_NUMBER in want and nd >= 7:
+            sure = any(h.score >= _SURE and h.start <= run.start and h.end >= run.end for h in hits)
+            if not sure:
+                hits += self._phones.find(text, run, self.threshold)
+        return hits
+
+    def _resolve(self, text: str, hits: list[Hit]) -> tuple[Hit, ...]:
+        """Drop what is under the threshold or allowed; of overlapping hits keep the likeliest
+        (then the longest)."""
+        thr = self.threshold
+        live = [h for h in hits if h.score >= thr and h.type in self.entities]
+        if self.allowlist:
+            live = [h for h in live if not self.allowlist.allows(text, h)]
+        live.sort(key=lambda h: (h.start, -h.end))
+        out: list[Hit] = []
+        cluster: list[Hit] = []
+        reach = -1
+        for h in live:  # clusters of overlapping hits; resolve each on its own
+            if cluster and h.start >= reach:
+                out += _best(cluster)
+                cluster = []
+            cluster.append(h)
+            reach = max(reach, h.end)
+        if cluster:
+            out += _best(cluster)
+        out.sort(key=lambda h: h.start)
+        return tuple(out)
+
+
+def _identifier_tail(text: str, end: int) -> bool:
+    """Do letters and digits go on after the run ("0400045014878d12b8...")? A unit ("12kg"),
+    an ordinal ("2nd") or a phone extension ("x123") does not make an identifier."""
+    tail = text[end : alnum_right(text, end)]
+    return len(tail) > 3 and not _EXTENSION.fullmatch(tail)
+
+
+_EXTENSION = re.compile(r"(?:x|ext)[0-9]{1,6}", re.IGNORECASE)
+
+
+def _best(cluster: list[Hit]) -> list[Hit]:
+    if len(cluster) == 1:
+        return cluster
+    kept: list[Hit] = []
+    for h in sorted(cluster, key=lambda h: (-h.score, -(h.end - h.start), h.start)):
+        if all(h.end <= k.start or k.end <= h.start for k in kept):
+            kept.append(h)
+    return kept

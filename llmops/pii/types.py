@@ -1,0 +1,54 @@
+"""Entity type names (Presidio's where Presidio has them) and the two families the checks use."""
+
+from __future__ import annotations
+
+EMAIL_ADDRESS = "EMAIL_ADDRESS"
+PHONE_NUMBER = "PHONE_NUMBER"
+CREDIT_CARD = "CREDIT_CARD"
+IBAN_CODE = "IBAN_CODE"
+US_SSN = "US_SSN"
+IP_ADDRESS = "IP_ADDRESS"
+US_BANK_ROUTING = "US_BANK_ROUTING"
+US_BANK_NUMBER = "US_BANK_NUMBER"
+SWIFT_CODE = "SWIFT_CODE"
+CARD_CVV = "CARD_CVV"
+CARD_PIN = "CARD_PIN"
+CRYPTO = "CRYPTO"
+SECRET = "SECRET"
+ACCOUNT_BALANCE = "ACCOUNT_BALANCE"
+
+# Identifiers of a person, their accounts or their credentials: what `no_pii` forbids.
+PII_TYPES: frozenset[str] = frozenset(
+    {
+        EMAIL_ADDRESS,
+        PHONE_NUMBER,
+        CREDIT_CARD,
+        IBAN_CODE,
+        US_SSN,
+        IP_ADDRESS,
+        US_BANK_ROUTING,
+        US_BANK_NUMBER,
+        CRYPTO,
+        SECRET,
+        CARD_CVV,
+        CARD_PIN,
+    }
+)
+
+# What `no_financial_details` forbids: payment instruments, the codes that unlock them, where the
+# money sits, and how much of it there is. A wallet address is where money sits, too.
+FINANCIAL_TYPES: frozenset[str] = frozenset(
+    {
+        CREDIT_CARD,
+        IBAN_CODE,
+        US_BANK_NUMBER,
+        US_BANK_ROUTING,
+        SWIFT_CODE,
+        CARD_CVV,
+        CARD_PIN,
+        ACCOUNT_BALANCE,
+        CRYPTO,
+    }
+)
+
+ALL_TYPES: frozenset[str] = PII_TYPES | FINANCIAL_TYPES
