@@ -149,6 +149,7 @@ CHILD = """
 import sys, time, resource
 t0 = time.perf_counter()
 from pathlib import Path
+import pandas
 from llmops.monitoring.reading import read_events
 from llmops.monitoring.summary import summarize, to_text
 t1 = time.perf_counter()

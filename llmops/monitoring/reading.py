@@ -25,6 +25,7 @@ import msgspec
 from llmops.monitoring.events import REQUIRED_FIELDS, STATUSES
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -72,6 +73,21 @@ class EventTable:
     bad_lines: list[BadLine] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
+    def subset(self, keep: np.ndarray) -> EventTable:
+        """The events where `keep` (a boolean array over rows) is true, PII rows following."""
+        import numpy as np
+
+        remap = np.cumsum(keep) - 1
+        rows = self.pii["row"].to_numpy()
+        pii = self.pii[keep[rows]].copy()
+        pii["row"] = remap[pii["row"].to_numpy()]
+        return EventTable(
+            frame=self.frame[keep].reset_index(drop=True),
+            pii=pii.reset_index(drop=True),
+            bad_lines=self.bad_lines,
+            files=self.files,
+        )
+
 
 def log_files(path: Path) -> list[Path]:
     """A log and its rotated backups, oldest first: `x.jsonl.N` ... `x.jsonl.1`, `x.jsonl`."""
@@ -100,8 +116,8 @@ def read_events(
             on_bad(b)
 
     files = []
-    # Millions of short-lived dicts would set the cyclic GC off again and again for nothing:
-    # JSON values hold no cycles.
+    # A million allocations would run the cyclic GC again and again for nothing: decoded
+    # events hold no cycles.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -139,18 +155,15 @@ def read_events(
     frame.loc[pii["row"].to_numpy(), "has_pii"] = True  # set by position: index is 0..n-1
     frame.loc[pii.loc[pii["in_response"], "row"].to_numpy(), "response_pii"] = True
 
+    table = EventTable(frame=frame, pii=pii, bad_lines=bad, files=files)
     unparsed = stamps.isna().to_numpy()
     if unparsed.any():  # a timestamp that is a string but not ISO 8601: drop that event too
         for i in np.flatnonzero(unparsed):
             path, line = cols.where(int(i))
             report(BadLine(path, line, f"timestamp {cols.timestamp[i]!r} is not ISO 8601"))
-        keep = ~unparsed
-        remap = np.cumsum(keep) - 1
-        pii = pii[keep[pii["row"].to_numpy()]].copy()
-        pii["row"] = remap[pii["row"].to_numpy()]
-        frame = frame[keep].reset_index(drop=True)
+        table = table.subset(~unparsed)
     bad.sort(key=lambda b: (files.index(b.path), b.line))
-    return EventTable(frame=frame, pii=pii.reset_index(drop=True), bad_lines=bad, files=files)
+    return table
 
 
 class _Columns:

@@ -226,21 +226,7 @@ def filter_since(table: EventTable, since: str) -> EventTable:
             raise InputError(f"--since {since!r}: use 30m, 2h, 7d or an ISO 8601 time") from exc
         start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
     keep = (df["timestamp"] >= start).to_numpy()
-    return _subset(table, keep)
-
-
-def _subset(table: EventTable, keep: Any) -> EventTable:
-    import numpy as np
-
-    remap = np.cumsum(keep) - 1
-    pii = table.pii[keep[table.pii["row"].to_numpy()]].copy()
-    pii["row"] = remap[pii["row"].to_numpy()]
-    return EventTable(
-        frame=table.frame[keep].reset_index(drop=True),
-        pii=pii.reset_index(drop=True),
-        bad_lines=table.bad_lines,
-        files=table.files,
-    )
+    return table.subset(keep)
 
 
 def summarize(
