@@ -134,6 +134,24 @@ _NAMED_CUSTOMER = re.compile(
     r"\s*|#)?(?!Service|Support|Care)(?:[A-Z][a-z]*\b|\d+)",
 )
 _PERSONAL_NOUN = re.compile(_PERSONAL, _I)
+# "the account number of John Smith": data that identifies a person, then a name.
+_NAME_DATA = (
+    r"account numbers?|card numbers?|balances?|transactions|e-?mail(?: address)?|"
+    r"(?:phone|mobile) numbers?|(?:home )?address|date of birth|ssn|social security numbers?|"
+    r"pin|password|details|statements?|salary"
+)
+_DATA_OF_NAME = re.compile(
+    rf"\b(?i:{_NAME_DATA})\W+(?:\w+\W+){{0,2}}?(?i:of|for|belonging to|owned by|about)\s+"
+    r"(?:(?i:mr|mrs|ms|dr|miss)\.?\s+)?([A-Z][a-z]+)\b"
+)
+# Capitalised words after "of"/"for" that are not people: the bank, its products, places.
+_NOT_NAMES = frozenset(
+    """
+    Example Bank Springfield Harbour Visa Mastercard Apple Google Samsung Zelle Allpoint Everyday
+    Saver Student Business Rewards Checking Savings Customer Support Service Care Head Office
+    Main Online Mobile The This That My Your Our America Europe
+    """.split()
+)
 
 
 def _third_party(text: str) -> bool:
@@ -142,6 +160,9 @@ def _third_party(text: str) -> bool:
     for match in _POSSESSIVE.finditer(text):
         owner = match.group(1) or match.group(2)
         if owner.lower() not in _SAFE_OWNERS:
+            return True
+    for match in _DATA_OF_NAME.finditer(text):
+        if match.group(1) not in _NOT_NAMES:
             return True
     return bool(_NAMED_CUSTOMER.search(text) and _PERSONAL_NOUN.search(text))
 
