@@ -325,8 +325,10 @@ def check(
         if not verdict.passed:
             got = results.excerpt(ex.response, llmops_session.redact) or ""
             latency = f"{ex.latency_ms:.0f} ms" if ex.latency_ms is not None else "no latency"
+            # The expected strings of a privacy case may hold the very PII it probes: redact.
+            message = llmops_session.redact(verdict.message)
             pytest.fail(
-                f"{case.location} {case.suite}/{case.id} [{key}]: {verdict.message}\n"
+                f"{case.location} {case.suite}/{case.id} [{key}]: {message}\n"
                 f"  got ({latency}, redacted): {got!r}",
                 pytrace=False,
             )
