@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -128,6 +129,27 @@ def test_fault_timeout_hangs_until_the_client_gives_up() -> None:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{url}/chat/completions", json={**QUESTION, "stream": True}, timeout=0.3)
     assert app.state.counts["timeout"] == 2
+
+
+def test_stopping_the_server_ends_hanging_requests() -> None:
+    outcome: list[BaseException | int] = []
+
+    def client(url: str) -> None:
+        try:
+            outcome.append(httpx.post(f"{url}/chat/completions", json=QUESTION,
+                                      timeout=30).status_code)
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    app = create_app("v1", fault="timeout", fault_rate=1.0)
+    with serve_in_thread(app) as url:
+        waiting = threading.Thread(target=client, args=(url,))
+        waiting.start()
+        while not app.state.counts["timeout"]:
+            waiting.join(0.01)
+    waiting.join(20)
+    assert not waiting.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], httpx.TransportError)
 
 
 def test_fault_timeout_ends_after_hang_s() -> None:

@@ -78,6 +78,7 @@ class KnowledgeBase:
     _doc_topic: list[int] = field(default_factory=list, repr=False)
     _exact: dict[tuple[str, ...], int] = field(default_factory=dict, repr=False)
     _topic_words: list[frozenset[str]] = field(default_factory=list, repr=False)
+    _vocab: frozenset[str] = field(default=frozenset(), repr=False)
 
     def __post_init__(self) -> None:
         corpus: list[list[str]] = []

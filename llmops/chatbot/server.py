@@ -231,7 +231,12 @@ def create_app(
         kind = choose_fault(messages)
         counts[kind or "ok"] += 1
         if kind == "timeout":
-            await _hang(request, settings.hang_s)
+            try:
+                await _hang(request, settings.hang_s)
+            except asyncio.CancelledError:
+                # The server is stopping and gave up waiting for this request: close the
+                # connection, as a hung server going away does, instead of answering.
+                return _DropResponse()
             return _error(504, "fault injected: timed out", "server_error", code="timeout")
         delay = delay_s()
         if delay:
