@@ -90,6 +90,13 @@ def bench_overhead(calls: int, logs: Path) -> dict[str, float]:
         detector.scan(f"{PROMPTS[i % len(PROMPTS)]} #scan{i:07d}")
         detector.scan(f"{REPLY} #scan{i:07d}")
     results["pii_scan_prompt_and_reply_ms"] = (time.perf_counter() - t0) / calls * 1000
+    # A very long message (10,000 characters) costs in proportion: the scan is linear.
+    long_text = (PROMPTS[0] + " ") * (10_000 // (len(PROMPTS[0]) + 1))
+    n = max(1, calls // 100)
+    t0 = time.perf_counter()
+    for i in range(n):
+        wrapped(f"{long_text} #{i:07d}")
+    results["sync_10k_char_prompt_ms"] = (time.perf_counter() - t0) / n * 1000
     monitor.close()
     return results
 
