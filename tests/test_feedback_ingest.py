@@ -40,7 +40,11 @@ def test_import_json_array_reports_invalid_records_and_exits_1(project, capsys):
     f.write_text(
         json.dumps(
             [
-                {"prompt": "How do I close my account?", "rating": "down", "category": "wrong_answer"},
+                {
+                    "prompt": "How do I close my account?",
+                    "rating": "down",
+                    "category": "wrong_answer",
+                },
                 {"prompt": "hi", "rating": "meh"},
                 {"prompt": "Thanks", "rating": 5, "source": "pm"},
                 {"prompt": "x", "rating": 1, "mood": "sad"},

@@ -74,8 +74,9 @@ def test_unreadable_lines_are_reported_and_kept(tmp_path):
     store = FeedbackStore(path)
     snap = store.read()
     assert [r["prompt"] for r in snap.records] == ["question 1", "question 2"]
-    assert snap.problems == [f"{path}:2: not a JSON line (Expecting property name enclosed in "
-                             "double quotes)"]
+    assert snap.problems == [
+        f"{path}:2: not a JSON line (Expecting property name enclosed in double quotes)"
+    ]
     store.append([rec(3)])
     lines = path.read_text().splitlines()
     assert lines[1] == "{broken"  # never dropped
@@ -131,7 +132,9 @@ def test_concurrent_cli_imports_of_two_files(tmp_path):
     for tag in ("alpha", "beta"):
         f = tmp_path / f"{tag}.jsonl"
         f.write_text(
-            "".join(json.dumps({"prompt": f"{tag} {i}", "rating": "down"}) + "\n" for i in range(200))
+            "".join(
+                json.dumps({"prompt": f"{tag} {i}", "rating": "down"}) + "\n" for i in range(200)
+            )
         )
         files.append(f)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

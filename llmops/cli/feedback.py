@@ -89,9 +89,10 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _redactor(config: Any) -> Any:
-    from llmops.feedback.records import make_redactor
+    """Redaction as `[tool.llmops.pii]` configures it (allowed public values kept)."""
+    from llmops.pii import detector_from_config
 
-    return make_redactor(config.pii_allow)
+    return detector_from_config(config).redact
 
 
 def _warn(problems: list[str]) -> None:

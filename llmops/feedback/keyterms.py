@@ -86,8 +86,9 @@ def key_terms(
             continue
         if token[0].isdigit():
             term = _number(token)
-            # A lone digit (3 days) tells less: it also matches inside other numbers.
-            score = 2.0 if len(token) < 2 else 4.0
+            # A lone digit (3 days) tells less: it also matches inside other numbers; and
+            # 1,000 may well be written 1000 or 1.000 by a correct answer.
+            score = 2.0 if len(token) < 2 or re.search(r"\d,\d{3}", term) else 4.0
         else:
             low = token.lower()
             if low in STOPWORDS or len(low) < 3:

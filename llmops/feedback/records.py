@@ -203,15 +203,9 @@ def _unwanted_refusal(message: str) -> bool:
 
 def make_redactor(allow: Iterable[str] = ()) -> Redact:
     """`text -> text` with every PII finding replaced by `<ENTITY_TYPE>`, allowed values kept."""
-    from llmops.pii import get_detector, redact
+    from llmops.pii import get_detector
 
-    allow = tuple(allow)
-    if not allow:
-        return redact
-    detector = get_detector(allow=allow)
-    if hasattr(detector, "redact"):
-        return detector.redact
-    return lambda text: redact(text, detector=detector)
+    return get_detector(allow=tuple(allow)).redact
 
 
 def normalise(
