@@ -128,6 +128,7 @@ class EvalSession:
         self.concurrency_used = self.cfg.concurrency
         self.started_at = results.now_iso()
         self._loaded: LoadResult | None = None
+        self._params: dict[str, list[Any]] | None = None
         self.exchanges: dict[tuple[str, int], Exchange] = {}
         self.records: list[dict[str, Any]] = []
         self.ask_seconds: float | None = None
@@ -148,17 +149,26 @@ class EvalSession:
         return self._loaded
 
     def params(self, key: str) -> list[Any]:
-        out = []
-        for case in self.loaded.cases:
-            if key not in case.checks():
-                continue
-            marks: list[Any] = [getattr(pytest.mark, t) for t in (*case.tags, case.severity)]
-            if case.skip:
-                marks.append(pytest.mark.skip(reason=case.skip))
-            for r in range(1, self.repeat + 1):
-                ident = f"{case.suite}/{case.id}" + (f"#{r}" if self.repeat > 1 else "")
-                out.append(pytest.param(CaseRun(case, r), id=ident, marks=marks))
-        return out
+        """The parameters of the eval test judging `key`: every case run that expects it."""
+        if self._params is None:
+            # Built once for all check functions: ~5 tests a case make this the hot path of
+            # collecting thousands of cases.
+            self._params = {}
+            for case in self.loaded.cases:
+                marks: list[Any] = [getattr(pytest.mark, t) for t in (*case.tags, case.severity)]
+                if case.skip:
+                    marks.append(pytest.mark.skip(reason=case.skip))
+                runs = [
+                    pytest.param(
+                        CaseRun(case, r),
+                        id=f"{case.suite}/{case.id}" + (f"#{r}" if self.repeat > 1 else ""),
+                        marks=marks,
+                    )
+                    for r in range(1, self.repeat + 1)
+                ]
+                for check_key in case.checks():
+                    self._params.setdefault(check_key, []).extend(runs)
+        return self._params.get(key, [])
 
     def ask(self, runs: list[CaseRun], write: Callable[[str], None]) -> None:
         """Ask every selected run once, concurrently, before any check is judged."""
