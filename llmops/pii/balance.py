@@ -147,8 +147,6 @@ CONTEXT = Context(
     ),
     boost=0.75,
     penalty=0.0,
-    before=64,
-    after=40,
 )
 CUED = 0.0  # an amount alone is no disclosure; the cue makes it one
 

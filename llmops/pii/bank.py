@@ -76,7 +76,6 @@ ACCOUNT_CONTEXT = Context(
     ),
     boost=0.5,
     penalty=0.4,
-    before=40,
 )
 
 
@@ -111,23 +110,25 @@ def find_iban(text: str, p: int) -> Hit | None:
 
 
 def find_routing(text: str, run: Run) -> list[Hit]:
-    groups = run.groups
-    if len(groups) == 1 and groups[0][1] - groups[0][0] == 9:
-        base = 0.3
-    elif len(groups) == 3 and run.seps == ["-", "-"] and [b - a for a, b in groups] == [4, 4, 1]:
-        base = 0.4
-    else:
-        return []
-    if not aba_ok(run.digits(text)):
-        return []
-    return [
-        Hit(
-            US_BANK_ROUTING,
-            run.start,
-            run.end,
-            ROUTING_CONTEXT.score(base, text, run.start, run.end),
-        )
-    ]
+    """9 digits (or 4-4-1 with dashes) with a valid ABA checksum, standing apart in the run."""
+    groups, seps = run.groups, run.seps
+    sizes = [b - a for a, b in groups]
+    hits: list[Hit] = []
+    for i in range(len(groups)):
+        if sizes[i] == 9:
+            j, base = i, 0.3
+        elif sizes[i : i + 3] == [4, 4, 1] and seps[i] == seps[i + 1] == "-":
+            j, base = i + 2, 0.4
+        else:
+            continue
+        before = seps[i - 1] if i > 0 else " "
+        after = seps[j] if j < len(seps) else " "
+        if not (before.isspace() and after.isspace()):
+            continue
+        a, b = run.span(i, j)
+        if aba_ok(run.digits(text, i, j)):
+            hits.append(Hit(US_BANK_ROUTING, a, b, ROUTING_CONTEXT.score(base, text, a, b)))
+    return hits
 
 
 def find_account(text: str, run: Run) -> list[Hit]:

@@ -7,7 +7,7 @@ import re
 
 from llmops.pii.candidates import Run
 from llmops.pii.checksums import luhn_ok
-from llmops.pii.context import NOT_PII, Context, words
+from llmops.pii.context import NOT_PII, Context, Phrases, phrase, words
 from llmops.pii.hit import Hit
 from llmops.pii.types import CARD_CVV, CARD_PIN, CREDIT_CARD
 
@@ -104,7 +104,7 @@ def find_cards(text: str, run: Run) -> list[Hit]:
             continue
         a, b = run.span(i, best)
         short = any(gb - ga < 3 for ga, gb in groups[i : best + 1])
-        base = UNBROKEN if best == i else (0.55 if short else GROUPED)
+        base = UNBROKEN if best == i else (0.7 if short else GROUPED)
         hits.append(Hit(CREDIT_CARD, a, b, CONTEXT.score(base, text, a, b)))
         i = best + 1
     return hits
@@ -131,25 +131,32 @@ _CVV_CUE = words(
 _PIN_CUE = words("pin", "pin code", "pin number", "personal identification number", "card pin")
 # What may stand between cue and code: "CVV: 123", "PIN is now 4821", "security code (CVV) 123",
 # "changed my PIN to 1930". Not "PIN reset on 2024": a date or count is not a code.
-_LINK = re.compile(
-    r"(?:[\s:=#\-]|(?<![^\W\d_])(?:code|number|no\.?|num|is|was|will|be|now|set|to|changed|"
-    r"reset|new|my|your|the|as|its|it's|of|on the back|\(cvv2?\)|\(cvc\)|\(pin\))(?![^\W\d_]))"
-    r"{0,12}",
-    re.IGNORECASE,
+_LINKS = frozenset(
+    "code number no num is was will be now set to changed reset new my your the as its it s of "
+    "cvv cvc pin".split()
 )
-CUE_SCORE = 0.85
+_HINT = re.compile(r"cvv|cvc|cid|csc|pin|code|verification", re.IGNORECASE)
+_DIGIT = re.compile(r"[0-9]")
 
 
-def _cued(text: str, start: int, cue: re.Pattern[str] | None, reach: int = 40) -> bool:
-    assert cue is not None
+def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
+    """Is there a cue right before `start`, with only link words in between?"""
     lo = max(0, start - reach)
-    last = None
-    for last in cue.finditer(text, lo, start):  # noqa: B007 - the last cue is the nearest
-        pass
-    if last is None:
+    if not _HINT.search(text, lo, start):
+        return False  # the common case: no cue word at all, nothing more to do
+    seg = text[lo:start]
+    digit = _DIGIT.search(seg[::-1])  # nothing may stand between cue and code but words
+    if digit is not None:
+        seg = seg[len(seg) - digit.start() :]
+    seq = phrase(seg)
+    found = cue.last(seq)
+    if found is None:
         return False
-    link = _LINK.match(text, last.end(), start)
-    return link is not None and link.end() == start
+    between = " ".join(seq[len(seq) - found[0] :]).replace("on the back", "")
+    return all(w in _LINKS for w in between.split())
+
+
+CUE_SCORE = 0.85
 
 
 def find_codes(text: str, run: Run) -> list[Hit]:

@@ -1,11 +1,21 @@
 """Context words: the words around a candidate that make it more or less likely to be what its
 digits say. The nearest cue wins: "order 4155552671" is an order number, "call 4155552671" a phone.
+
+Cues are matched as word sequences, not as one big regex alternation (Python's regex engine tries
+alternatives one by one, which is slow for hundreds of phrases): the window around a candidate is
+split into words once, and each recognizer looks its phrases up in a dict keyed by first word.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+
+WORD = re.compile(r"[^\W\d_]+")
+# Cues are looked for this far before and after a candidate (characters).
+REACH_BEFORE = 64
+REACH_AFTER = 40
 
 # A cue only counts inside its own sentence or line: these end one ...
 _BREAKS = ("! ", "? ", "\n", "; ")
@@ -47,34 +57,88 @@ def _abbreviation(s: str, dot: int) -> bool:
     return len(word) == 1 or word in _ABBREVIATIONS
 
 
-def _key(phrase: str) -> str:
-    return _FOLD.sub(" ", phrase.lower()).strip()
+Words = tuple[str, ...]  # lower-case words, in text order
 
 
-_FOLD = re.compile(r"[\s_-]+")
+@lru_cache(maxsize=512)
+def window(text: str, start: int, end: int) -> tuple[Words, Words]:
+    """The words before `start` and after `end`, within reach and within the sentence.
+    Cached: several recognizers ask about the same candidate (a string's hash is cached too)."""
+    head = text[max(0, start - REACH_BEFORE) : start]
+    cut = _break_before(head)
+    if cut >= 0:
+        head = head[cut + 1 :]
+    tail = text[end : end + REACH_AFTER]
+    cut = _break_after(tail)
+    if cut >= 0:
+        tail = tail[:cut]
+    return tuple(WORD.findall(head.lower())), tuple(WORD.findall(tail.lower()))
 
 
-def _pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive pattern for the phrases, longer phrases first so that "minimum
-    balance" is read as one cue rather than as "balance"."""
-    items = sorted({p for p in phrases if p}, key=len, reverse=True)
-    if not items:
+def phrase(text: str) -> Words:
+    return tuple(WORD.findall(text.lower()))
+
+
+class Phrases:
+    """A set of phrases (word sequences) with a value each, found by their first word."""
+
+    __slots__ = ("first",)
+
+    def __init__(self, items: Iterable[tuple[str, int]]) -> None:
+        first: dict[str, list[tuple[Words, int]]] = {}
+        for text, value in items:
+            seq = phrase(text)
+            if seq:
+                first.setdefault(seq[0], []).append((seq, value))
+        for options in first.values():
+            options.sort(key=lambda o: len(o[0]), reverse=True)  # longest first
+        self.first = first
+
+    def last(self, words: Words) -> tuple[int, int] | None:
+        """The cue ending nearest the end of `words` (the longest if tied), as (number of words
+        after it, value)."""
+        best: tuple[int, int, int] | None = None  # (words after, -length, value)
+        n = len(words)
+        first = self.first
+        for i in range(n - 1, -1, -1):
+            if best is not None and n - 1 - i > best[0] + 3:
+                break  # no phrase is long enough to end nearer than the best one
+            options = first.get(words[i])
+            if not options:
+                continue
+            for seq, value in options:
+                k = len(seq)
+                if i + k <= n and (k == 1 or words[i : i + k] == seq):
+                    key = (n - (i + k), -k, value)
+                    if best is None or key[:2] < best[:2]:
+                        best = key
+                    break
+        return None if best is None else (best[0], best[2])
+
+    def first_in(self, words: Words) -> tuple[int, int] | None:
+        """The first cue in `words`, as (number of words before it, value)."""
+        n = len(words)
+        first = self.first
+        for i in range(n):
+            for seq, value in first.get(words[i], ()):
+                k = len(seq)
+                if i + k <= n and (k == 1 or words[i : i + k] == seq):
+                    return i, value
         return None
-    body = "|".join(re.escape(p).replace(r"\ ", r"[\s_-]?") for p in items)
-    return re.compile(rf"(?<![^\W\d_])(?:{body})(?![^\W\d_])", re.IGNORECASE)
 
 
-def words(*phrases: str) -> re.Pattern[str] | None:
-    """A cue pattern for `phrases` (for cues without polarity, such as "CVV" before a code)."""
-    return _pattern(phrases)
+def words(*phrases: str) -> Phrases:
+    """Cues without polarity (such as "CVV" right before a code)."""
+    return Phrases((p, 1) for p in phrases)
 
 
 class Context:
     """How context moves a score: `boost` when the nearest cue is positive, `penalty` when it is
-    negative. `before`/`after` bound the windows searched (characters). Positive and negative
-    phrases share one pattern, so the longest phrase at a place decides its polarity."""
+    negative. A cue counts within the sentence, up to 64 characters before the candidate and 40
+    after it. Positive and negative phrases share one table, so the longest phrase at a place
+    decides its polarity ("minimum balance" is negative though "balance" is positive)."""
 
-    __slots__ = ("after", "before", "boost", "pattern", "penalty", "polarity")
+    __slots__ = ("boost", "penalty", "phrases")
 
     def __init__(
         self,
@@ -83,40 +147,24 @@ class Context:
         *,
         boost: float = 0.35,
         penalty: float = 0.4,
-        before: int = 48,
-        after: int = 24,
     ) -> None:
         positive, negative = tuple(positive), tuple(negative)
-        self.polarity = {_key(p): 1 for p in positive}
-        self.polarity.update({_key(p): -1 for p in negative if _key(p) not in self.polarity})
-        self.pattern = _pattern((*positive, *negative))
+        pos = {phrase(p) for p in positive}
+        items = [(p, 1) for p in positive] + [(n, -1) for n in negative if phrase(n) not in pos]
+        self.phrases = Phrases(items)
         self.boost, self.penalty = boost, penalty
-        self.before, self.after = before, after
 
     def nearest(self, text: str, start: int, end: int) -> int:
         """+1 if the nearest cue is positive, -1 if negative, 0 if there is none."""
-        pattern = self.pattern
-        if pattern is None:
-            return 0
-        lo = max(0, start - self.before)
-        head = text[lo:start]
-        cut = _break_before(head)
-        if cut >= 0:
-            head = head[cut + 1 :]
-        tail = text[end : end + self.after]
-        cut = _break_after(tail)
-        if cut >= 0:
-            tail = tail[:cut]
+        before, after = window(text, start, end)
         best_dist, best = 1 << 30, 0
-        last = None
-        for last in pattern.finditer(head):  # noqa: B007 - we want the last one
-            pass
-        if last is not None:
-            best_dist, best = len(head) - last.end(), self.polarity.get(_key(last.group()), 1)
-        first = pattern.search(tail)
+        cue = self.phrases.last(before)
+        if cue is not None:
+            best_dist, best = cue
+        cue = self.phrases.first_in(after)
         # A cue after the value counts, but less than one before it ("4111... is my card").
-        if first is not None and 2 * first.start() + 4 < best_dist:
-            best = self.polarity.get(_key(first.group()), 1)
+        if cue is not None and 2 * cue[0] + 1 < best_dist:
+            best = cue[1]
         return best
 
     def score(self, base: float, text: str, start: int, end: int) -> float:
@@ -126,10 +174,6 @@ class Context:
         if sign < 0:
             return max(0.0, base - self.penalty)
         return base
-
-
-def merge(*groups: Iterable[str]) -> tuple[str, ...]:
-    return tuple(w for g in groups for w in g)
 
 
 # Words that say a number is some other kind of identifier or a quantity, shared by the

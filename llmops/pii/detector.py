@@ -18,6 +18,7 @@ from llmops.pii.candidates import (
     DATE,
     DIGIT_RUN,
     MORE_DIGITS,
+    SEPS,
     STRETCH,
     Run,
     alnum_left,
@@ -185,10 +186,21 @@ class Detector:
                 if done is not None:
                     pos = done
                     continue
-                if prev.isalpha() or prev == "_" or _identifier_tail(text, e):
+                if prev.isalpha() or prev == "_":
                     # Digits inside a word ("A320", "x86_64", a hash): skip the whole word.
                     pos = max(e, alnum_right(text, e))
                     continue
+                if _identifier_tail(text, e):
+                    # The last group starts a token ("... 0x2EDa..."): keep the digits before
+                    # it, and come back to the token on its own.
+                    cut = max(text.rfind(" ", s, e), text.rfind("\u00a0", s, e))
+                    if cut <= s:
+                        pos = max(e, alnum_right(text, e))
+                        continue
+                    pos = cut + 1
+                    e = len(text[:cut].rstrip(SEPS))
+                    if e <= s:
+                        continue
             amount = balance.find_amount(text, s)
             if amount is not None:
                 a, b = amount
@@ -237,7 +249,7 @@ class Detector:
             hits += network.find_ipv4(text, run)
         if CREDIT_CARD in want and nd >= 13:
             hits += cards.find_cards(text, run)
-        if nd == 9:
+        if nd >= 9:
             if US_SSN in want:
                 hits += ssn.find_ssn(text, run)
             if US_BANK_ROUTING in want:

@@ -90,11 +90,10 @@ CONTEXT = Context(
     ),
     boost=0.3,
     penalty=0.35,
-    after=32,
 )
 
 # Base scores: how sure the shape alone makes us once `phonenumbers` says VALID.
-INTERNATIONAL = 0.7  # "+44 20 7946 0958"
+INTERNATIONAL = 0.9  # "+44 20 7946 0958": nobody writes an order number with a "+"
 FORMATTED = 0.6  # "(415) 555-2671", "020 7946 0958"
 TRUNK = 0.5  # "0481908646": a national trunk prefix; quantities do not start with 0
 BARE = 0.4  # "4155552671", "912 345 678" (reads as a quantity too): needs a phone cue
@@ -169,82 +168,111 @@ class PhoneFinder:
         self._plans = [_Plan.of(r) for r in self.regions]
 
     def find(self, text: str, run: Run, threshold: float) -> list[Hit]:
+        """Phone numbers in a run: from its first group, as long as the number goes; what is left
+        of the run after a number may hold another one ("042583009 06596140964")."""
+        hits: list[Hit] = []
+        first = 0
+        groups = run.groups
+        while first < len(groups):
+            piece = run if first == 0 else Run.of(text, groups[first][0], run.end)
+            hit = self._find(text, piece, threshold, inner=first > 0)
+            if hit is None:
+                # Not a number from here: try after the next white space, if any.
+                nxt = next((i for i in range(first, len(run.seps)) if " " in run.seps[i]), None)
+                if nxt is None:
+                    break
+                first = nxt + 1
+                continue
+            hits.append(hit)
+            first = next((i + 1 for i, (_, b) in enumerate(groups) if b >= hit.end), len(groups))
+        return hits
+
+    def _find(self, text: str, run: Run, threshold: float, inner: bool = False) -> Hit | None:
+        """A number from the start of `run`; `inner` when the run is the rest of a longer one,
+        where only a "+" or a trunk "0" says a new number starts."""
         start, end = run.start, run.end
         lead = text[start - 1] if start else ""
         plus = lead == "+"
         if lead in "+(":
             start -= 1
-        nd = run.ndigits
-        if not 7 <= nd <= 17 and not (nd > 17 and len(run.groups) > 2):
-            return []
+        if run.ndigits < 7:
+            return None
         body = text[run.start : run.end]
         date = DATE.match(body)
         if date and (date.end() == len(body) or body[date.end()] in " T"):
-            return []
+            return None
         if lead == "." or (start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit()):
-            return []  # the decimals of a number
-        digits = run.digits(text)
+            return None  # the decimals of a number
         if plus:
             base = INTERNATIONAL
+        elif inner:
+            base = TRUNK if text[run.start] == "0" else BARE
         elif THOUSANDS.fullmatch(body) or _OTHER_SHAPES.fullmatch(body):
             base = BARE
         elif len(run.groups) == 1:
-            base = TRUNK if digits[0] == "0" else BARE
+            base = TRUNK if text[run.start] == "0" else BARE
         else:
             base = FORMATTED
         # Context first: it is cheaper than phonenumbers, and a bare number without a phone cue
         # (or a formatted one next to "order", "invoice") cannot reach the threshold anyway.
         score = CONTEXT.score(base, text, start, end)
         if score < threshold:
-            return []
-        ext = EXTENSION.match(text, end)
-        window_end = ext.end() if ext else end
-        window = text[start:window_end]
-        for region in self._regions_for(_forms(text, run, digits), plus):
-            # A number starts where the run starts, or right after another number: one found
-            # in the middle of a run ("2024-08-01 13...") is a piece of something else.
-            hits: list[Hit] = []
-            edge = 0
-            for a, b, e164 in _match(window, region):
-                if window[edge:a].strip(" -/()\u00a0"):
-                    break
-                hits.append(Hit(PHONE_NUMBER, start + a, start + b, score, e164))
-                edge = b
-            if hits:
-                return hits
-        return []
+            return None
+        # The longest leading groups that make a valid number ("020 7946 0958" of
+        # "020 7946 0958 2"), with an extension if the whole run is the number.
+        total = 0
+        ends = []
+        for j, (a, b) in enumerate(run.groups):
+            total += b - a
+            if total > 17:
+                break
+            if total >= 7:
+                ends.append(j)
+        for j in reversed(ends):
+            digits = run.digits(text, 0, j)
+            stop = run.groups[j][1]
+            if j == len(run.groups) - 1:
+                ext = EXTENSION.match(text, stop)
+                stop = ext.end() if ext else stop
+            candidate = text[start:stop]
+            for region in self._regions_for(digits, plus):
+                number = _valid(candidate, region)
+                if number:
+                    return Hit(PHONE_NUMBER, start, stop, score, number)
+        return None
 
-    def _regions_for(self, forms: list[str], plus: bool) -> Iterator[str]:
+    def _regions_for(self, digits: str, plus: bool) -> Iterator[str]:
         if plus:
             yield self.regions[0] if self.regions else "US"  # the region is moot after "+"
             return
         for plan in self._plans:
-            if any(plan.international(d) or plan.plausible(d) for d in forms):
+            if plan.international(digits) or plan.plausible(digits):
                 yield plan.region
 
 
-def _forms(text: str, run: Run, digits: str) -> list[str]:
-    """The digit strings a run may stand for: all of it, and (for a run that holds a number and
-    more, "020 7946 0958 2") its leading groups of 7 to 15 digits."""
-    forms = [digits] if len(digits) <= 15 else []
-    total = 0
-    for i, (a, b) in enumerate(run.groups[:-1]):
-        total += b - a
-        if total > 15:
-            break
-        if total >= 7:
-            forms.append(run.digits(text, 0, i))
-    return forms
+try:  # the matcher's own VALID test, without the matcher's search (slow on any text)
+    from phonenumbers.phonenumbermatcher import _verify as _matcher_verify
+except ImportError:  # pragma: no cover - a phonenumbers without it: run the matcher itself
+    _matcher_verify = None
 
 
 @lru_cache(maxsize=4096)
-def _match(window: str, region: str) -> tuple[tuple[int, int, str], ...]:
-    """Matches of the VALID leniency in `window`, as (start, end, E.164). Cached: support lines
-    and a customer's own number come back again and again."""
-    out = []
-    for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID):
-        out.append((m.start, m.end, phonenumbers.format_number(m.number, PhoneNumberFormat.E164)))
-    return tuple(out)
+def _valid(candidate: str, region: str) -> str | None:
+    """E.164 of `candidate` if it is a phone number of leniency VALID written in `region`
+    (a valid number, with the national prefix where the region requires it), else None.
+    Cached: support lines and a customer's own number come back again and again."""
+    if _matcher_verify is None:
+        for m in PhoneNumberMatcher(candidate, region, leniency=Leniency.VALID):
+            if m.start == 0 and m.end == len(candidate):
+                return phonenumbers.format_number(m.number, PhoneNumberFormat.E164)
+        return None
+    try:
+        num = phonenumbers.parse(candidate, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
+    if not _matcher_verify(Leniency.VALID, num, candidate, None):
+        return None
+    return phonenumbers.format_number(num, PhoneNumberFormat.E164)
 
 
 def e164(value: str, regions: Iterable[str]) -> str | None:

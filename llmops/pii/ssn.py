@@ -36,19 +36,28 @@ BARE = 0.3  # "536904399": also a routing or account number, needs a cue
 
 
 def find_ssn(text: str, run: Run) -> list[Hit]:
+    """3-2-4 digits joined by one dash or space (or 9 digits), standing apart in the run."""
     groups, seps = run.groups, run.seps
-    if len(groups) == 1 and groups[0][1] - groups[0][0] == 9:
-        base = BARE
-    elif (
-        len(groups) == 3
-        and seps[0] == seps[1]
-        and seps[0] in ("-", " ")
-        and [b - a for a, b in groups] == [3, 2, 4]
-    ):
-        base = DASHED if seps[0] == "-" else SPACED
-    else:
-        return []
-    digits = run.digits(text)
-    if not ssn_ok(digits) or len(set(digits)) == 1:
-        return []
-    return [Hit(US_SSN, run.start, run.end, CONTEXT.score(base, text, run.start, run.end))]
+    sizes = [b - a for a, b in groups]
+    hits: list[Hit] = []
+    for i in range(len(groups)):
+        if sizes[i] == 9:
+            j, inner, base = i, "", BARE
+        elif sizes[i : i + 3] == [3, 2, 4] and seps[i] == seps[i + 1] and seps[i] in ("-", " "):
+            j, inner = i + 2, seps[i]
+            base = DASHED if inner == "-" else SPACED
+        else:
+            continue
+        if not _apart(seps, i, j, inner):
+            continue
+        a, b = run.span(i, j)
+        digits = text[a:b].replace(inner, "") if inner else text[a:b]
+        if ssn_ok(digits) and len(set(digits)) > 1:
+            hits.append(Hit(US_SSN, a, b, CONTEXT.score(base, text, a, b)))
+    return hits
+
+
+def _apart(seps: list[str], i: int, j: int, inner: str) -> bool:
+    """Groups i..j are set off from their neighbours by white space, not by their own joiner."""
+    around = ([seps[i - 1]] if i > 0 else []) + ([seps[j]] if j < len(seps) else [])
+    return all(sep != inner and sep.isspace() for sep in around)
