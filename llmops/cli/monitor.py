@@ -139,7 +139,7 @@ def summarize(args: argparse.Namespace) -> int:
             raise InputError(f"{missing[0]}: no such file")
         paths = list(args.logs)
     else:
-        default = cfg.logs / "monitoring.jsonl"
+        default = _relative(cfg.logs / "monitoring.jsonl")  # reports read logs/x.jsonl:17
         paths = log_files(default)
         if not paths:
             raise InputError(f"{default}: no such file (run llmops monitor simulate, or give LOG)")
@@ -176,3 +176,10 @@ def summarize(args: argparse.Namespace) -> int:
         write_html(summary, path)
         print(f"HTML report: {path}", file=sys.stderr)
     return 1 if summary.alerts else 0
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

@@ -252,7 +252,7 @@ def _why_bad(raw: bytes) -> str | None:
     if not raw.strip():
         return None
     try:
-        d = json.loads(raw)
+        d = json.loads(raw.rstrip(b"\r\n"))  # so an error's column is on this line
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         if not raw.endswith(b"\n"):
             return "truncated line (the file ends in the middle of an event)"
