@@ -192,6 +192,7 @@ def test_bad_lines_reported_with_line_numbers_and_skipped(
         (10, "truncated"),
     ]
     err = captured.err
+    log = "logs/monitoring.jsonl"  # the default log is named relative to the working directory
     assert f"{log}:2: not JSON" in err
     assert f"{log}:3: event is missing slow, status" in err
     assert f"{log}:4: invalid event" in err and "latency_ms" in err
