@@ -13,13 +13,22 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "feedback",
         help="collect and import feedback; turn it into regression cases and training data",
-        description=__doc__.splitlines()[0],
+        description="Collect and import feedback, learn from eval failures, and turn feedback "
+        "into regression cases and training data.",
     )
     parser.add_argument("--store", type=Path, help="feedback file (default: config `feedback`)")
     cmds = parser.add_subparsers(dest="feedback_command", metavar="ACTION")
     parser.set_defaults(func=lambda args: _usage(parser))
 
-    p = cmds.add_parser("collect", help="rate an exchange interactively")
+    p = cmds.add_parser(
+        "collect",
+        help="rate an exchange interactively",
+        description="Show an exchange (typed in, asked of the chatbot now, or from a monitoring "
+        "log or a results file), ask for a rating, category, comment and expected answer, and "
+        "save the record at once. Without a terminal, give --answers FILE: a JSON or YAML object "
+        "(or a list of them, one record each) with keys rating, category, comment, expected, "
+        "and prompt and response for a typed exchange (event, case to pick one).",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--ask", metavar="QUESTION", help="ask the chatbot this now and rate it")
     src.add_argument("--from-log", type=Path, metavar="FILE", help="rate a monitoring log event")
@@ -212,8 +221,16 @@ def _to_cases(args: argparse.Namespace) -> int:
     verb = "would write" if args.dry_run else "wrote"
     for path, ids in report.written.items():
         print(f"{verb} {len(ids)} case(s) to {path}: {', '.join(ids)}")
+    evals = [rid for rid, why in report.skipped if why.startswith("an eval failure")]
     for rid, why in report.skipped:
-        print(f"skipped {rid}: {why}", file=sys.stderr)
+        if rid not in evals:
+            print(f"skipped {rid}: {why}", file=sys.stderr)
+    if evals:  # one line, not one per failed check: their cases exist already
+        print(
+            f"skipped {len(evals)} eval failure(s) without an expected answer: their cases exist "
+            "(add `expected` to one to turn it into a content case)",
+            file=sys.stderr,
+        )
     done = "would mark" if args.dry_run else "marked"
     print(f"{done} {len(report.converted)} record(s) converted; {len(report.skipped)} skipped")
     return 0
