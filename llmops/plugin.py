@@ -411,7 +411,9 @@ def _feedback_from(es: EvalSession, doc: dict[str, Any]) -> None:
     except ImportError:
         return
     try:
-        es.feedback_added = from_results(doc, es.cfg.feedback)  # type: ignore[attr-defined]
+        es.feedback_added = from_results(  # type: ignore[attr-defined]
+            doc, es.cfg.feedback, redact=es.redact
+        )
     except Exception as exc:  # feedback is a by-product: report, don't break the run
         es.feedback_error = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
 
