@@ -10,7 +10,8 @@ from llmops.pii.context import Context
 from llmops.pii.hit import Hit
 from llmops.pii.types import ACCOUNT_BALANCE
 
-_SYMBOLS = "$€£¥₹₩₽₺"
+SYMBOLS = "$€£¥₹₩₽₺"
+_SYMBOLS = SYMBOLS
 _CODES = (
     "USD|EUR|GBP|CHF|JPY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|SGD|HKD|CNY|MXN|BRL|ZAR|Rs|"
     "US\\$|A\\$|C\\$|NZ\\$|HK\\$|S\\$|R\\$"
@@ -27,6 +28,7 @@ AMOUNT = re.compile(
 )
 
 CONTEXT = Context(
+    ACCOUNT_BALANCE,
     positive=(
         "balance",
         "balances",
@@ -151,16 +153,29 @@ CONTEXT = Context(
 CUED = 0.0  # an amount alone is no disclosure; the cue makes it one
 
 
+def money_after(text: str, end: int) -> bool:
+    """Could a currency follow the digits ending at `end` ("5€", "5 EUR", "5,-")? A cheap test."""
+    c = text[end : end + 1]
+    if c == " " or c == "\u00a0":
+        c = text[end + 1 : end + 2]
+    return c != "" and (c in SYMBOLS or c.isupper() or c in "edprf,.")
+
+
 def find_amount(text: str, start: int) -> tuple[int, int] | None:
     """The span of a money amount whose number starts at `start`, currency marker included."""
+    prev = text[start - 1] if start else ""
+    if prev in " \u00a0" and start >= 2:
+        prev = text[start - 2]
+    # A currency before the number: a symbol, a code's last letter or "Rs.": else only after.
+    before = prev != "" and (prev in SYMBOLS or prev.isupper() or prev == ".")
     m = AMOUNT.match(text, start)
     if m is None:
         return None
     end = m.end()
-    lo = max(0, start - 5)
-    pre = PREFIX.search(text, lo, start)
-    if pre is not None:
-        return pre.start(), end
+    if before:
+        pre = PREFIX.search(text, max(0, start - 5), start)
+        if pre is not None:
+            return pre.start(), end
     post = SUFFIX.match(text, end)
     if post is not None:
         return start, post.end()

@@ -15,6 +15,7 @@ from llmops.pii.types import IBAN_CODE, SWIFT_CODE, US_BANK_NUMBER, US_BANK_ROUT
 IBAN_SCORE = 0.95
 
 ROUTING_CONTEXT = Context(
+    US_BANK_ROUTING,
     positive=(
         "routing",
         "routing number",
@@ -37,6 +38,7 @@ ROUTING_CONTEXT = Context(
 )
 
 ACCOUNT_CONTEXT = Context(
+    US_BANK_NUMBER,
     positive=(
         "account",
         "account number",

@@ -35,12 +35,13 @@ class Run:
     end: int
     groups: list[tuple[int, int]]
     seps: list[str]  # seps[i] sits between groups[i] and groups[i + 1]
+    ndigits: int
 
     @classmethod
     def of(cls, text: str, start: int, end: int) -> Run:
-        groups = [(m.start(), m.end()) for m in GROUP.finditer(text, start, end)]
+        groups = [m.span() for m in GROUP.finditer(text, start, end)]
         seps = [text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
-        return cls(start, end, groups, seps)
+        return cls(start, end, groups, seps, sum(b - a for a, b in groups))
 
     def digits(self, text: str, i: int = 0, j: int | None = None) -> str:
         """The digits of groups i..j (inclusive; default all)."""
@@ -49,10 +50,6 @@ class Run:
 
     def span(self, i: int, j: int) -> tuple[int, int]:
         return self.groups[i][0], self.groups[j][1]
-
-    @property
-    def ndigits(self) -> int:
-        return sum(b - a for a, b in self.groups)
 
 
 def alnum_left(text: str, pos: int, limit: int = 64) -> int:

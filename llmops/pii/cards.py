@@ -12,6 +12,7 @@ from llmops.pii.hit import Hit
 from llmops.pii.types import CARD_CVV, CARD_PIN, CREDIT_CARD
 
 CONTEXT = Context(
+    CREDIT_CARD,
     positive=(
         "card",
         "card number",

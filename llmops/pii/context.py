@@ -17,36 +17,34 @@ WORD = re.compile(r"[^\W\d_]+")
 REACH_BEFORE = 64
 REACH_AFTER = 40
 
-# A cue only counts inside its own sentence or line: these end one ...
-_BREAKS = ("! ", "? ", "\n", "; ")
-# ... and so does ". ", unless it closes an abbreviation ("Tel. 020 ...", "Acct no. 1234").
+# A cue only counts inside its own sentence or line; ". " after these does not end one.
 _ABBREVIATIONS = frozenset(
     "no nr nº tel ph mob acct acc ref inv num ext fax approx eg ie mr mrs ms dr st co inc ltd "
     "jr sr vs min max p pp fig art sec vol".split()
 )
 
 
+_BREAK = re.compile(r"[.!?;][ \u00a0]|\n")
+
+
 def _break_before(s: str) -> int:
-    """Index of the last sentence break in `s`, or -1."""
-    best = max(s.rfind(b) for b in _BREAKS)
-    i = s.rfind(". ")
-    while i > best:
-        if not _abbreviation(s, i):
-            return i + 1
-        i = s.rfind(". ", 0, i)
-    return best
+    """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
+    A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
+    last = -1
+    for m in _BREAK.finditer(s):
+        i = m.start()
+        if s[i] != "." or not _abbreviation(s, i):
+            last = i
+    return last
 
 
 def _break_after(s: str) -> int:
     """Index of the first sentence break in `s`, or -1."""
-    found = [i for i in (s.find(b) for b in _BREAKS) if i >= 0]
-    best = min(found) if found else len(s)
-    i = s.find(". ")
-    while 0 <= i < best:
-        if not _abbreviation(s, i):
+    for m in _BREAK.finditer(s):
+        i = m.start()
+        if s[i] != "." or not _abbreviation(s, i):
             return i
-        i = s.find(". ", i + 1)
-    return best if found else -1
+    return -1
 
 
 def _abbreviation(s: str, dot: int) -> bool:
@@ -133,15 +131,20 @@ def words(*phrases: str) -> Phrases:
 
 
 class Context:
-    """How context moves a score: `boost` when the nearest cue is positive, `penalty` when it is
-    negative. A cue counts within the sentence, up to 64 characters before the candidate and 40
-    after it. Positive and negative phrases share one table, so the longest phrase at a place
-    decides its polarity ("minimum balance" is negative though "balance" is positive)."""
+    """How context moves the score of one entity type: `boost` when the nearest cue is
+    positive, `penalty` when it is negative. A cue counts within the sentence, up to 64
+    characters before the candidate and 40 after it (a cue after counts as if twice as far).
+    Positive and negative phrases compete as phrases, so the longest phrase at a place decides
+    ("minimum balance" is negative though "balance" is positive).
 
-    __slots__ = ("boost", "penalty", "phrases")
+    All contexts share one table: the words around a candidate are looked up once for every
+    entity type (`signs`), and each recognizer reads its own type's answer."""
+
+    __slots__ = ("boost", "items", "kind", "penalty")
 
     def __init__(
         self,
+        kind: str,
         positive: Iterable[str],
         negative: Iterable[str] = (),
         *,
@@ -150,30 +153,82 @@ class Context:
     ) -> None:
         positive, negative = tuple(positive), tuple(negative)
         pos = {phrase(p) for p in positive}
-        items = [(p, 1) for p in positive] + [(n, -1) for n in negative if phrase(n) not in pos]
-        self.phrases = Phrases(items)
+        self.kind = kind
+        self.items = [(p, 1) for p in positive]
+        self.items += [(n, -1) for n in negative if phrase(n) not in pos]
         self.boost, self.penalty = boost, penalty
+        _REGISTRY[kind] = self
+        _table.cache_clear()
 
     def nearest(self, text: str, start: int, end: int) -> int:
         """+1 if the nearest cue is positive, -1 if negative, 0 if there is none."""
-        before, after = window(text, start, end)
-        best_dist, best = 1 << 30, 0
-        cue = self.phrases.last(before)
-        if cue is not None:
-            best_dist, best = cue
-        cue = self.phrases.first_in(after)
-        # A cue after the value counts, but less than one before it ("4111... is my card").
-        if cue is not None and 2 * cue[0] + 1 < best_dist:
-            best = cue[1]
-        return best
+        return signs(text, start, end).get(self.kind, 0)
 
-    def score(self, base: float, text: str, start: int, end: int) -> float:
-        sign = self.nearest(text, start, end)
+    def apply(self, base: float, sign: int) -> float:
         if sign > 0:
             return min(1.0, base + self.boost)
         if sign < 0:
             return max(0.0, base - self.penalty)
         return base
+
+    def score(self, base: float, text: str, start: int, end: int) -> float:
+        return self.apply(base, self.nearest(text, start, end))
+
+
+_REGISTRY: dict[str, Context] = {}
+_Table = dict[str, list[tuple[Words, dict[str, int]]]]
+
+
+@lru_cache(maxsize=1)
+def _table() -> _Table:
+    """First word -> [(phrase, {type: polarity})], longest phrases first."""
+    merged: dict[Words, dict[str, int]] = {}
+    for kind, ctx in _REGISTRY.items():
+        for text, value in ctx.items:
+            seq = phrase(text)
+            if seq:
+                merged.setdefault(seq, {})[kind] = value
+    table: _Table = {}
+    for seq, values in merged.items():
+        table.setdefault(seq[0], []).append((seq, values))
+    for options in table.values():
+        options.sort(key=lambda o: len(o[0]), reverse=True)
+    return table
+
+
+@lru_cache(maxsize=512)
+def signs(text: str, start: int, end: int) -> dict[str, int]:
+    """For each entity type with a cue around text[start:end], the polarity of its nearest cue.
+    Cached: the recognizers of one candidate all ask about the same span."""
+    before, after = window(text, start, end)
+    table = _table()
+    best: dict[str, tuple[int, int, int]] = {}  # type -> (distance, -length, polarity)
+    n = len(before)
+    for i in range(n - 1, -1, -1):
+        options = table.get(before[i])
+        if not options:
+            continue
+        for seq, values in options:
+            k = len(seq)
+            if i + k <= n and (k == 1 or before[i : i + k] == seq):
+                key = (n - i - k, -k)
+                for kind, pol in values.items():
+                    old = best.get(kind)
+                    if old is None or key < old[:2]:
+                        best[kind] = (*key, pol)
+    for i, word in enumerate(after):
+        options = table.get(word)
+        if not options:
+            continue
+        for seq, values in options:
+            k = len(seq)
+            if i + k <= len(after) and (k == 1 or after[i : i + k] == seq):
+                key = (2 * i + 1, -k)
+                for kind, pol in values.items():
+                    old = best.get(kind)
+                    if old is None or key < old[:2]:
+                        best[kind] = (*key, pol)
+    return {kind: v[2] for kind, v in best.items()}
 
 
 # Words that say a number is some other kind of identifier or a quantity, shared by the

@@ -12,6 +12,7 @@ from llmops.pii.hit import Hit
 from llmops.pii.types import CRYPTO
 
 CONTEXT = Context(
+    CRYPTO,
     positive=(
         "wallet",
         "address",

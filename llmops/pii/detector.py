@@ -47,6 +47,8 @@ from llmops.pii.types import (
     US_SSN,
 )
 
+# Characters right before an amount's digits ("$5", "EUR 5", "Rs. 5").
+_MONEY_LEAD = frozenset(balance.SYMBOLS + " \u00a0")
 # A run claimed this surely by another recognizer is no phone number.
 _SURE = 0.8
 # Texts up to this size are remembered, so that `pii()` and `financial()` on one answer scan once.
@@ -201,6 +203,8 @@ class Detector:
                     e = len(text[:cut].rstrip(SEPS))
                     if e <= s:
                         continue
+            if e - s <= 2 and prev not in _MONEY_LEAD and not balance.money_after(text, e):
+                continue  # one or two digits: a day, a count; nothing to find here
             amount = balance.find_amount(text, s)
             if amount is not None:
                 a, b = amount
@@ -217,20 +221,20 @@ class Detector:
     def _token(self, text: str, s: int, e: int, hits: list[Hit]) -> int | None:
         """Digits inside an alphanumeric token: an IBAN, a wallet address, an IPv6 address."""
         want = self.entities
-        if IP_ADDRESS in want:
+        if IP_ADDRESS in want and (text[e : e + 1] == ":" or text[s - 1 : s] == ":"):
             v6 = network.find_ipv6(text, s, e)
             if v6 is not None:
                 if v6.score >= self.threshold:
                     hits.append(v6)
                 return v6.end
         a = alnum_left(text, s)
-        b = alnum_right(text, e)
         if IBAN_CODE in want and s - a == 2 and text[a:s].isupper():
             iban = bank.find_iban(text, a)
             if iban is not None:
                 hits.append(iban)
                 return iban.end
-        if CRYPTO in want and b - a >= 26:
+        b = alnum_right(text, e) if CRYPTO in want else e
+        if b - a >= 26:
             wallet = crypto.find_wallet(text, a, b)
             if wallet is not None:
                 if wallet.score >= self.threshold:

@@ -11,6 +11,7 @@ from llmops.pii.hit import Hit
 from llmops.pii.types import IP_ADDRESS
 
 CONTEXT = Context(
+    IP_ADDRESS,
     positive=(
         "ip",
         "ip address",

@@ -24,6 +24,7 @@ from llmops.pii.types import PHONE_NUMBER
 DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "ES", "IT", "NL", "CA", "AU")
 
 CONTEXT = Context(
+    PHONE_NUMBER,
     positive=(
         "phone",
         "phone number",
@@ -190,7 +191,7 @@ class PhoneFinder:
     def _find(self, text: str, run: Run, threshold: float, inner: bool = False) -> Hit | None:
         """A number from the start of `run`; `inner` when the run is the rest of a longer one,
         where only a "+" or a trunk "0" says a new number starts."""
-        start, end = run.start, run.end
+        start = run.start
         lead = text[start - 1] if start else ""
         plus = lead == "+"
         if lead in "+(":
@@ -215,7 +216,7 @@ class PhoneFinder:
             base = FORMATTED
         # Context first: it is cheaper than phonenumbers, and a bare number without a phone cue
         # (or a formatted one next to "order", "invoice") cannot reach the threshold anyway.
-        score = CONTEXT.score(base, text, start, end)
+        score = CONTEXT.score(base, text, run.start, run.end)
         if score < threshold:
             return None
         # The longest leading groups that make a valid number ("020 7946 0958" of

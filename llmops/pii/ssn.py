@@ -9,6 +9,7 @@ from llmops.pii.hit import Hit
 from llmops.pii.types import US_SSN
 
 CONTEXT = Context(
+    US_SSN,
     positive=(
         "ssn",
         "ssns",
