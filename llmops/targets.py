@@ -75,6 +75,9 @@ class ReferenceTarget(Target):
         self._bot = Chatbot(version)
         self.chatbot_version = self._bot.version.name
         self.name = f"reference:{self.chatbot_version}"
+        # A language-model version knows the concurrency its CPU-bound engine runs best at.
+        llm = self._bot.version.llm
+        self.preferred_concurrency = llm.concurrency if llm else None
 
     async def ask(self, messages: list[Message]) -> Reply:
         return Reply(await self._bot.areply(messages), model=self.name)

@@ -5,6 +5,8 @@ injection, other customers' data, the customer's own account data get a refusal)
 knowledge base (BM25 over known questions; too weak a match gets a polite out-of-scope answer
 pointing to support), then the output guard (PII redacted). The behaviour switches come from the
 version (see `versions.py`): v2 drops the guard, echoes identifiers and makes up balances.
+A `backend: llm` version answers with a language model instead (`llm.py`), retrieval giving it
+context and the guard still applied.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.chatbot.knowledge import KnowledgeBase, Match, load_kb
 from llmops.chatbot.policy import EMAIL, IDENTIFIER_NUMBER, Intent, classify, identifiers
 from llmops.chatbot.versions import VersionSpec, load_version
 from llmops.errors import InputError
+
+if TYPE_CHECKING:
+    from llmops.chatbot.llm import LLMResponder
 
 #: The bot reads this much of a message: rules and retrieval stay fast on any input.
 MAX_TURN_CHARS = 4000
@@ -90,6 +95,12 @@ class Chatbot:
             from llmops.chatbot.guard import make_guard
 
             self._guard = make_guard((*self.kb.public_values, *allow))
+        #: The language model of a `backend: llm` version (None: the retrieval bot answers).
+        self.llm: LLMResponder | None = None
+        if self.version.backend == "llm":
+            from llmops.chatbot.llm import LLMResponder
+
+            self.llm = LLMResponder(self)
 
     def __repr__(self) -> str:
         return f"Chatbot({self.version.name!r})"
@@ -133,6 +144,8 @@ class Chatbot:
 
     def reply(self, messages: Sequence[Mapping[str, Any]] | str) -> str:
         """The answer to the last user turn. Deterministic, and fast: no sleeping here."""
+        if self.llm is not None:
+            return self.llm.reply(messages)
         turns = user_turns(messages)
         if not turns:
             return self.kb.responses["empty"]
@@ -144,6 +157,8 @@ class Chatbot:
 
     async def areply(self, messages: Sequence[Mapping[str, Any]] | str) -> str:
         """`reply` after the version's simulated think time (a non-blocking sleep)."""
+        if self.llm is not None:  # real think time, on the model's worker thread
+            return await self.llm.areply(messages)
         if self.version.latency_ms > 0:
             await asyncio.sleep(self.version.latency_ms / 1000)
         return self.reply(messages)

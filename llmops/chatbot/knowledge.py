@@ -124,6 +124,25 @@ class KnowledgeBase:
         coverage = sum(t in hits for t in tokens) / len(tokens)
         return Match(self.topics[i], float(scores[best]), coverage, len(hits))
 
+    def ranked(self, text: str, k: int) -> list[Match]:
+        """The `k` best topics for `text` by BM25 score, each once (the LLM backend's context)."""
+        tokens = tokenize(text)
+        known = [t for t in tokens if t in self._vocab]
+        if not known or self._index is None or k < 1:
+            return []
+        scores = self._index.get_scores(known)
+        out: list[Match] = []
+        for doc in sorted(range(len(scores)), key=lambda d: -scores[d]):  # stable on ties
+            i = self._doc_topic[doc]
+            if scores[doc] <= 0 or len(out) >= k:
+                break
+            if any(m.topic is self.topics[i] for m in out):
+                continue
+            hits = {t for t in tokens if t in self._topic_words[i]}
+            coverage = sum(t in hits for t in tokens) / len(tokens)
+            out.append(Match(self.topics[i], float(scores[doc]), coverage, len(hits)))
+        return out
+
 
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():

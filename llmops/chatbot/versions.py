@@ -25,6 +25,10 @@ generation:
   min_matched: 2            # ...or at least this many of them
   context_turns: 2          # earlier user turns used when the last one is too vague
 ```
+
+`backend: llm` (default `retrieval`) answers with a real language model instead, configured by
+an `llm:` section (system prompt, temperature, max_tokens, seed, ...: see `llmops.chatbot.llm`);
+the knowledge base then gives the model its context, and `policy.guard` still applies.
 """
 
 from __future__ import annotations
@@ -35,11 +39,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from llmops.errors import InputError
+
+if TYPE_CHECKING:
+    from llmops.chatbot.llm import LLMSettings
 
 BUILTIN_DIR = Path(__file__).parent / "versions"
 DATA_DIR = Path(__file__).parent / "data"
@@ -62,7 +69,8 @@ GENERATION_KEYS = (
     "context_turns",
 )
 TOP_KEYS = {"name", "description", "kb", "base", "feedback_ids", "created_at", "policy",
-            "generation"}
+            "generation", "backend", "llm"}
+BACKENDS = ("retrieval", "llm")
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,9 @@ class VersionSpec:
     #: The file it was read from, and whether it ships with llmops.
     path: Path | None = field(default=None, compare=False)
     builtin: bool = False
+    #: Who writes the answers: the retrieval bot, or a language model (`llm` settings).
+    backend: str = "retrieval"
+    llm: LLMSettings | None = None
 
     def to_doc(self, kb: str) -> dict[str, Any]:
         """The YAML document of this version, with `kb` written as given (a relative name)."""
@@ -103,7 +114,7 @@ class VersionSpec:
             "feedback_ids": list(self.feedback_ids),
             "policy": {k: getattr(self, k) for k in POLICY_KEYS},
             "generation": {k: getattr(self, k) for k in GENERATION_KEYS},
-        }
+        } | ({"backend": self.backend, "llm": self.llm.to_doc()} if self.llm else {})
 
 
 def _check_type(value: Any, want: type | tuple[type, ...], where: str) -> Any:
@@ -158,6 +169,16 @@ def parse_version(doc: Any, path: Path, *, builtin: bool = False) -> VersionSpec
                     values[key] = _check_type(table[key], int, where)
                 else:
                     values[key] = float(_check_type(table[key], (int, float), where))
+    values["backend"] = doc.get("backend", "retrieval")
+    if values["backend"] not in BACKENDS:
+        raise InputError(f"{path}: backend: expected one of {', '.join(BACKENDS)}, "
+                         f"got {values['backend']!r}")
+    if values["backend"] == "llm":
+        from llmops.chatbot.llm import parse_settings
+
+        values["llm"] = parse_settings(doc.get("llm"), f"{path}: llm", path.parent)
+    elif doc.get("llm") is not None:
+        raise InputError(f"{path}: llm: settings for a language model need `backend: llm`")
     values.setdefault("latency_ms", 0.0)
     values.setdefault("guard", True)
     if values["latency_ms"] < 0 or values.get("max_answer_chars", 1) < 1:
