@@ -9,6 +9,7 @@ Outside an eval run it does nothing but register its options.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import time
 from collections.abc import Callable, Iterator
@@ -129,6 +130,7 @@ class EvalSession:
         self.started_at = results.now_iso()
         self._loaded: LoadResult | None = None
         self._params: dict[str, list[Any]] | None = None
+        self._redact: Callable[[str], str] | None = None
         self.exchanges: dict[tuple[str, int], Exchange] = {}
         self.records: list[dict[str, Any]] = []
         self.ask_seconds: float | None = None
@@ -207,7 +209,11 @@ class EvalSession:
               + (f"; {failed} failed to answer" if failed else ""))
 
     def redact(self, text: str) -> str:
-        return self.ctx.detector.redact(text)
+        """Redact with this run's allowlist; memoized, as every check of a case redacts the
+        same prompt and response."""
+        if self._redact is None:
+            self._redact = functools.lru_cache(maxsize=8192)(self.ctx.detector.redact)
+        return self._redact(text)
 
     def add(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)
@@ -290,53 +296,52 @@ def llmops_session(request: pytest.FixtureRequest) -> EvalSession:
     return es
 
 
-@pytest.fixture
-def llmops_exchange(
-    request: pytest.FixtureRequest, llmops_case: CaseRun, llmops_session: EvalSession
-) -> Exchange:
-    """The one exchange of this case run; every check of the case judges this same exchange."""
-    ex = llmops_session.exchanges.get(llmops_case.key)
-    node = request.node
-    case = llmops_case.case
-    node.user_properties.extend([
-        ("case", case.location),
-        ("check", node.get_closest_marker("llmops_check").args[0]),
-    ])
+def _exchange(request: pytest.FixtureRequest, run: CaseRun) -> tuple[EvalSession, Exchange]:
+    """The one exchange of this case run (every check of the case judges this same exchange);
+    a failed exchange makes the check an error, with its classified cause."""
+    es = _session(request.config)
+    if es is None:
+        pytest.skip("not an llmops eval run (run `pytest evals/`)")
+    case, node = run.case, request.node
+    ex = es.exchanges.get(run.key)
+    node.user_properties.append(("case", case.location))
+    node.user_properties.append(("check", node.get_closest_marker("llmops_check").args[0]))
     if ex is None:
         pytest.fail(f"{case.location}: case {case.id!r} was not asked", pytrace=False)
-    excerpt = results.excerpt(ex.response, llmops_session.redact, 160)
-    node.user_properties.extend([
-        ("latency_ms", f"{ex.latency_ms:.0f}" if ex.latency_ms is not None else ""),
-        ("response", excerpt or ""),
-    ])
+    latency = f"{ex.latency_ms:.0f}" if ex.latency_ms is not None else ""
+    node.user_properties.append(("latency_ms", latency))
+    node.user_properties.append(("response", results.excerpt(ex.response, es.redact, 160) or ""))
     if not ex.ok:
         pytest.fail(
             f"{case.location} {case.suite}/{case.id}: the target failed ({ex.error_type}) after "
-            f"{ex.attempts} attempt(s): {llmops_session.redact(ex.error or '')}",
+            f"{ex.attempts} attempt(s): {es.redact(ex.error or '')}",
             pytrace=False,
         )
-    return ex
+    return es, ex
 
 
 @pytest.fixture
-def check(
-    request: pytest.FixtureRequest,
-    llmops_case: CaseRun,
-    llmops_exchange: Exchange,
-    llmops_session: EvalSession,
-) -> Callable[[], None]:
-    """Judge this test's expectation on the case's exchange; fail with a readable message."""
+def llmops_exchange(request: pytest.FixtureRequest, llmops_case: CaseRun) -> Exchange:
+    """The exchange of this case run, for eval tests of your own."""
+    return _exchange(request, llmops_case)[1]
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest, llmops_case: CaseRun) -> Callable[[], None]:
+    """Judge this test's expectation on the case's exchange; fail with a readable message.
+    (One fixture, not three: fixture set-up is most of pytest's cost per check.)"""
+    es, ex = _exchange(request, llmops_case)
     key = request.node.get_closest_marker("llmops_check").args[0]
 
     def run() -> None:
-        case, ex = llmops_case.case, llmops_exchange
-        verdict = checks.judge(key, case, ex, llmops_session.ctx)
+        case = llmops_case.case
+        verdict = checks.judge(key, case, ex, es.ctx)
         request.node.stash[VERDICT] = verdict
         if not verdict.passed:
-            got = results.excerpt(ex.response, llmops_session.redact) or ""
+            got = results.excerpt(ex.response, es.redact) or ""
             latency = f"{ex.latency_ms:.0f} ms" if ex.latency_ms is not None else "no latency"
             # The expected strings of a privacy case may hold the very PII it probes: redact.
-            message = llmops_session.redact(verdict.message)
+            message = es.redact(verdict.message)
             pytest.fail(
                 f"{case.location} {case.suite}/{case.id} [{key}]: {message}\n"
                 f"  got ({latency}, redacted): {got!r}",
