@@ -1,0 +1,67 @@
+"""Properties that hold for any text: the detector never crashes, its findings are in range,
+sorted and disjoint, and redaction leaves no detected value behind."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from llmops.pii import ALL_TYPES, FINANCIAL_TYPES, PII_TYPES, get_detector
+
+# Pieces that look like (or are) PII, glued with separators and words: the texts hypothesis
+# builds from them hit the recognizers far more often than random characters do.
+PIECES = [
+    "4111 1111 1111 1111", "4111111111111111", "378282246310005", "DE89 3704 0044 0532 0130 00",
+    "GB29NWBK60161331926819", "536-90-4399", "021000021", "192.168.0.1", "2001:db8::1", "::",
+    "+44 20 7946 0958", "(415) 555-2671", "020 7946 0958", "a@b.io", "@", "x@", "@y.com",
+    "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "AKIAIOSFODNN7EXAMPLE", "sk-", "eyJ",
+    "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "$5,432.10", "2 300 EUR",
+    "CVV", "PIN", "SWIFT", "DEUTDEFF", "routing", "account number", "call", "order", "balance",
+    "fee", "Tel.", "x123", "(0)", "ext. 7", "2024-03-15", "10:30", "1.2.3.4", "é", "中", "😀",
+]  # fmt: skip
+SEPARATORS = [" ", "", "-", ".", ":", "\n", ", ", "/", "(", ")", "+", "0", "7", "a", "Z", "_"]
+
+texts = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.sampled_from(PIECES + SEPARATORS), max_size=40).map("".join),
+    st.lists(
+        st.tuples(st.sampled_from(PIECES), st.sampled_from(SEPARATORS)), max_size=15
+    ).map(lambda pairs: "".join(a + b for a, b in pairs)),
+)
+
+SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@SETTINGS
+@given(texts)
+def test_findings_are_in_range_sorted_and_disjoint(text: str) -> None:
+    d = get_detector()
+    findings = d.scan(text)
+    last_end = 0
+    for f in findings:
+        assert f.type in ALL_TYPES
+        assert 0 <= f.start < f.end <= len(text)
+        assert f.start >= last_end  # sorted and never overlapping
+        assert d.threshold <= f.score <= 1.0
+        last_end = f.end
+    assert {f.type for f in d.pii(text)} <= PII_TYPES
+    assert {f.type for f in d.financial(text)} <= FINANCIAL_TYPES
+
+
+@SETTINGS
+@given(texts)
+def test_redacted_text_holds_no_detected_value(text: str) -> None:
+    d = get_detector()
+    values = {text[f.start : f.end] for f in d.scan(text)}
+    out = d.redact(text)
+    for value in values:
+        assert value not in out
+
+
+@SETTINGS
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=2000))
+def test_never_crashes_on_any_unicode(text: str) -> None:
+    get_detector().redact(text)
