@@ -577,7 +577,9 @@ def make_text(v: Values) -> dict[str, object]:
     rng.shuffle(sentences)
     for i, (kind, sentence) in enumerate(sentences):
         if i:
-            t.add(rng.choice((" ", " ", " ", "\n")))
+            # After a sentence without a full stop ("Phone: ..."), a new line, as in a chat.
+            ended = sentences[i - 1][1].rstrip()[-1:] in ".!?"
+            t.add(rng.choice((" ", " ", " ", "\n")) if ended else "\n")
         if kind is None:
             t.add(sentence)
         else:

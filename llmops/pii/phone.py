@@ -194,48 +194,50 @@ class PhoneFinder:
         start = run.start
         lead = text[start - 1] if start else ""
         plus = lead == "+"
-        if lead in "+(":
+        if lead and lead in "+(":
             start -= 1
         if run.ndigits < 7:
             return None
-        body = text[run.start : run.end]
-        date = DATE.match(body)
-        if date and (date.end() == len(body) or body[date.end()] in " T"):
-            return None
         if lead == "." or (start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit()):
             return None  # the decimals of a number
-        if plus:
-            base = INTERNATIONAL
-        elif inner:
-            base = TRUNK if text[run.start] == "0" else BARE
-        elif THOUSANDS.fullmatch(body) or _OTHER_SHAPES.fullmatch(body):
-            base = BARE
-        elif len(run.groups) == 1:
-            base = TRUNK if text[run.start] == "0" else BARE
-        else:
-            base = FORMATTED
-        # Context first: it is cheaper than phonenumbers, and a bare number without a phone cue
-        # (or a formatted one next to "order", "invoice") cannot reach the threshold anyway.
-        score = CONTEXT.score(base, text, run.start, run.end)
-        if score < threshold:
-            return None
+        sign = CONTEXT.nearest(text, run.start, run.end)
         # The longest leading groups that make a valid number ("020 7946 0958" of
-        # "020 7946 0958 2"), with an extension if the whole run is the number.
+        # "020 7946 0958 2"); a number ends where white space ends a group, not inside a
+        # dotted or dashed sequence ("0825... 198.114.195.243" is a number and an address).
+        groups, seps = run.groups, run.seps
+        last = len(groups) - 1
         total = 0
         ends = []
-        for j, (a, b) in enumerate(run.groups):
+        for j, (a, b) in enumerate(groups):
             total += b - a
             if total > 17:
                 break
-            if total >= 7:
+            if total >= 7 and (j == last or seps[j].isspace()):
                 ends.append(j)
         for j in reversed(ends):
-            digits = run.digits(text, 0, j)
-            stop = run.groups[j][1]
-            if j == len(run.groups) - 1:
+            body = text[run.start : groups[j][1]]
+            date = DATE.match(body)
+            if date and (date.end() == len(body) or body[date.end()] in " T"):
+                continue
+            if plus:
+                base = INTERNATIONAL
+            elif inner or j == 0:
+                base = TRUNK if body[0] == "0" else BARE
+            elif THOUSANDS.fullmatch(body) or _OTHER_SHAPES.fullmatch(body):
+                base = BARE
+            else:
+                base = FORMATTED
+            # Context before phonenumbers: a bare number without a phone cue (or a formatted
+            # one next to "order", "invoice") cannot reach the threshold anyway.
+            score = CONTEXT.apply(base, sign)
+            if score < threshold:
+                continue
+            stop = groups[j][1]
+            if j == last:
                 ext = EXTENSION.match(text, stop)
                 stop = ext.end() if ext else stop
             candidate = text[start:stop]
+            digits = run.digits(text, 0, j)
             for region in self._regions_for(digits, plus):
                 number = _valid(candidate, region)
                 if number:
