@@ -458,7 +458,9 @@ class LLMResponder:
             cancel.set()  # a consumer that stops early stops the generation too
             future.cancel()
 
-    async def _apieces(self, prompt: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def _apieces(self, prompt: list[dict[str, str]],
+                       on_done: Callable[[Generation], None] | None = None,
+                       ) -> AsyncIterator[str]:
         """`_pieces` for the event loop: a caller that gives up (a timeout cancels it) stops
         the generation at the next token, and a job still waiting for a worker never starts."""
         loop = asyncio.get_running_loop()
@@ -476,6 +478,8 @@ class LLMResponder:
                     raise item
                 if isinstance(item, Generation):
                     self.last = item
+                    if on_done:
+                        on_done(item)
                     return
                 yield item
         finally:
@@ -493,12 +497,13 @@ class LLMResponder:
             return self.bot.kb.responses["empty"]
         return self._finish("".join(self._pieces(prompt)))
 
-    async def areply(self, messages: Sequence[Mapping[str, Any]] | str) -> str:
-        """`reply` without blocking the event loop."""
+    async def areply(self, messages: Sequence[Mapping[str, Any]] | str, *,
+                     on_done: Callable[[Generation], None] | None = None) -> str:
+        """`reply` without blocking the event loop; `on_done` gets the Generation (usage)."""
         prompt = self.prompt(messages)
         if prompt is None:
             return self.bot.kb.responses["empty"]
-        return self._finish("".join([p async for p in self._apieces(prompt)]))
+        return self._finish("".join([p async for p in self._apieces(prompt, on_done)]))
 
     def stream(self, messages: Sequence[Mapping[str, Any]] | str) -> Iterator[str]:
         """The answer in pieces as the model writes them (through `StreamGuard`)."""
@@ -513,14 +518,16 @@ class LLMResponder:
         if out := guard.close():
             yield out
 
-    async def astream(self, messages: Sequence[Mapping[str, Any]] | str) -> AsyncIterator[str]:
+    async def astream(self, messages: Sequence[Mapping[str, Any]] | str, *,
+                      on_done: Callable[[Generation], None] | None = None,
+                      ) -> AsyncIterator[str]:
         """`stream` for the event loop (the guard, a fast linear scan, runs on the loop)."""
         prompt = self.prompt(messages)
         if prompt is None:
             yield self.bot.kb.responses["empty"]
             return
         guard = StreamGuard(self.bot._guard)
-        async for piece in self._apieces(prompt):
+        async for piece in self._apieces(prompt, on_done):
             if out := guard.feed(piece):
                 yield out
         if out := guard.close():

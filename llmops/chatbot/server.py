@@ -256,6 +256,11 @@ def create_app(
                                 media_type="text/event-stream")
             return Response(b'{"id": "chatcmpl-x", "choices": [{"message": <html>oops',
                             media_type="application/json")
+        if bot.llm is not None and kind != "empty":  # a language model: generated off the loop
+            from llmops.chatbot.llm_server import completion_response
+
+            return await completion_response(bot.llm, messages, stream=stream,
+                                             model=model or model_id)
         answer = "" if kind == "empty" else bot.reply(messages)
         usage = {
             "prompt_tokens": sum(count_tokens(m["content"]) for m in messages),
