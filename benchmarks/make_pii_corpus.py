@@ -24,6 +24,7 @@ import re
 import string
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from faker import Faker
@@ -425,15 +426,16 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 # Hand-written hard negatives: sentences with numbers that are NOT personal data. Slots:
-# {i:A-B} an integer, {d:K} K digits, {c:a|b} a choice, {f:name} a Faker value, {date} a date in
-# one of several formats, {bad:kind} a near miss (right shape, wrong checksum or range).
+# {i:A-B} an integer, {d:K} K digits, {c:a|b} a choice, {f:name} a Faker value, {day}/{iso} an
+# ISO date/timestamp, {date} a date in one of several formats, {bad:kind} a near miss (right
+# shape, wrong checksum or range).
 NEGATIVES: tuple[str, ...] = (
     "Your order {i:10000000-999999999999} has shipped.",
-    "Order #{i:100000-9999999999} was delivered on {f:date}.",
+    "Order #{i:100000-9999999999} was delivered on {day}.",
     "Invoice INV-{i:2015-2025}-{d:5} is attached.",
     "The meeting is on {date}.",
-    "Logged at {f:iso8601} by the system.",
-    "Timestamp: {f:date} {i:10-23}:{i:10-59}:{i:10-59}",
+    "Logged at {iso} by the system.",
+    "Timestamp: {day} {i:10-23}:{i:10-59}:{i:10-59}",
     "Update to version {i:1-20}.{i:0-30}.{i:0-99}.",
     "Build {i:1-12}.{i:0-9}.{i:1000-30000}.{i:1-999} fixes the bug.",
     "Tracking number: 1Z{alnum:16}",
@@ -495,8 +497,12 @@ def negative(v: Values) -> str:
             return v.rng.choice(arg.split("|"))
         if kind == "f":
             return str(getattr(v.us, arg)())
-        if kind == "date":
-            return v.us.date(pattern=v.rng.choice(DATE_FORMATS))
+        if kind in ("date", "day", "iso"):
+            # From a fixed range (not "until now"), so that the corpus is reproducible.
+            when = datetime(2000, 1, 1) + timedelta(seconds=v.rng.randrange(25 * 365 * 86400))
+            if kind == "iso":
+                return when.isoformat() + f".{v.rng.randrange(10**6):06d}"
+            return when.strftime("%Y-%m-%d" if kind == "day" else v.rng.choice(DATE_FORMATS))
         return NEAR_MISS[arg](v)
 
     return SLOT.sub(fill, v.rng.choice(NEGATIVES))
@@ -562,17 +568,33 @@ def _filler(v: Values) -> str:
     return f.sentence(nb_words=v.rng.randint(6, 16))
 
 
-def make_text(v: Values) -> dict[str, object]:
+# How many entity, hard-negative and filler sentences a text gets, by profile: "dense" packs
+# about one entity into 150 characters (to measure quality on many values); "answers" looks
+# like a chatbot's replies: a paragraph or two, an entity in about a third of them.
+PROFILES = {
+    "dense": (
+        (0, 1, 2, 3),
+        (15, 50, 25, 10),
+        (0, 1, 2),
+        (45, 40, 15),
+        (0, 1, 2, 3),
+        (20, 35, 30, 15),
+    ),
+    "answers": ((0, 1), (70, 30), (0, 1), (70, 30), (3, 4, 5, 6, 7, 8), (1, 1, 1, 1, 1, 1)),
+}
+
+
+def make_text(v: Values, profile: str = "dense") -> dict[str, object]:
     t = Text()
     rng = v.rng
+    n_ent, w_ent, n_neg, w_neg, n_fill, w_fill = PROFILES[profile]
     sentences: list[tuple[str | None, str]] = []
-    n_entities = rng.choices((0, 1, 2, 3), weights=(15, 50, 25, 10))[0]
-    for _ in range(n_entities):
+    for _ in range(rng.choices(n_ent, weights=w_ent)[0]):
         kind = rng.choice(TYPES)
         sentences.append((kind, rng.choice(TEMPLATES[kind])))
-    for _ in range(rng.choices((0, 1, 2), weights=(45, 40, 15))[0]):
+    for _ in range(rng.choices(n_neg, weights=w_neg)[0]):
         sentences.append((None, negative(v)))
-    for _ in range(rng.choices((0, 1, 2, 3), weights=(20, 35, 30, 15))[0]):
+    for _ in range(rng.choices(n_fill, weights=w_fill)[0]):
         sentences.append((None, _filler(v)))
     rng.shuffle(sentences)
     for i, (kind, sentence) in enumerate(sentences):
@@ -587,9 +609,9 @@ def make_text(v: Values) -> dict[str, object]:
     return t.record()
 
 
-def generate(n: int, seed: int = SEED) -> list[dict[str, object]]:
+def generate(n: int, seed: int = SEED, profile: str = "dense") -> list[dict[str, object]]:
     v = Values(seed)
-    return [make_text(v) for _ in range(n)]
+    return [make_text(v, profile) for _ in range(n)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -113,6 +113,8 @@ def find_iban(text: str, p: int) -> Hit | None:
 
 def find_routing(text: str, run: Run) -> list[Hit]:
     """9 digits (or 4-4-1 with dashes) with a valid ABA checksum, standing apart in the run."""
+    if ROUTING_CONTEXT.nearest(text, run.start, run.end) <= 0:
+        return []  # a routing number is only one with a cue
     groups, seps = run.groups, run.seps
     sizes = [b - a for a, b in groups]
     hits: list[Hit] = []
@@ -135,8 +137,8 @@ def find_routing(text: str, run: Run) -> list[Hit]:
 
 def find_account(text: str, run: Run) -> list[Hit]:
     nd = run.ndigits
-    if not 8 <= nd <= 17:
-        return []
+    if not 8 <= nd <= 17 or ACCOUNT_CONTEXT.nearest(text, run.start, run.end) <= 0:
+        return []  # an account number is only one with a cue
     if len(run.groups) == 1:
         base = 0.1
     elif (

@@ -160,6 +160,16 @@ def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
 CUE_SCORE = 0.85
 
 
+_HINT_WORDS = ("cvv", "cvc", "cid", "csc", "pin", "code", "verification")
+
+
+def has_code_cue(text: str) -> bool:
+    """Could there be a CVV or PIN cue in the text? Plain substring tests: a case-insensitive
+    regex alternation would try every branch at every position."""
+    low = text.lower()
+    return any(w in low for w in _HINT_WORDS)
+
+
 def find_codes(text: str, run: Run) -> list[Hit]:
     """A lone group of 3-6 digits right after a CVV or PIN cue."""
     if len(run.groups) != 1:

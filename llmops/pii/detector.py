@@ -164,6 +164,8 @@ class Detector:
         bi = 0
         pos = 0
         search = DIGIT_RUN.search
+        # Short codes (CVV, PIN) need a cue word: without one anywhere, skip them all.
+        codes = (CARD_CVV in want or CARD_PIN in want) and cards.has_code_cue(text)
         while True:
             m = search(text, pos)
             if m is None:
@@ -214,8 +216,14 @@ class Detector:
                         hits.append(Hit(ACCOUNT_BALANCE, a, b, score))
                 pos = b  # a price is no phone or account number; rescan what follows it
                 continue
+            if e - s < 7 and text[s:e].isdigit():
+                # Up to 6 digits in one group: only a CVV or PIN could be here.
+                if codes and e - s >= 3:
+                    found = cards.find_codes(text, Run.of(text, s, e))
+                    hits += [h for h in found if h.type in want]
+                continue
             run = Run.of(text, s, e)
-            hits += self._run(text, run)
+            hits += self._run(text, run, codes)
         return hits
 
     def _token(self, text: str, s: int, e: int, hits: list[Hit]) -> int | None:
@@ -242,7 +250,7 @@ class Detector:
                 return b
         return None
 
-    def _run(self, text: str, run: Run) -> list[Hit]:
+    def _run(self, text: str, run: Run, codes: bool = True) -> list[Hit]:
         want = self.entities
         nd = run.ndigits
         body = text[run.start : run.end]
@@ -260,7 +268,7 @@ class Detector:
                 hits += bank.find_routing(text, run)
         if US_BANK_NUMBER in want and 8 <= nd <= 17:
             hits += bank.find_account(text, run)
-        if (CARD_CVV in want or CARD_PIN in want) and 3 <= nd <= 6:
+        if codes and 3 <= nd <= 6:
             hits += [h for h in cards.find_codes(text, run) if h.type in want]
         if PHONE_NUMBER in want and nd >= 7:
             sure = any(h.score >= _SURE and h.start <= run.start and h.end >= run.end for h in hits)

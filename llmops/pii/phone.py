@@ -109,6 +109,12 @@ _OTHER_SHAPES = re.compile(
 EXTENSION = re.compile(r"[ ]{0,2}(?:x|ext\.?|extension)[ ]{0,2}[0-9]{1,6}(?![0-9])", re.I)
 
 
+_NUMBER_TYPES = (
+    "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
+    "voip", "pager", "uan", "voicemail",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What the cheap test needs of one region's metadata."""
@@ -136,6 +142,23 @@ class _Plan:
             pattern=re.compile(md.general_desc.national_number_pattern),
             idd=re.compile(md.international_prefix) if md.international_prefix else None,
         )
+
+    def shape(self) -> str:
+        """A regex for the digits of a number of this region as people write it: optionally
+        the country code or the national prefix, then a national number of one of the region's
+        number types (fixed line, mobile, toll free...); or the international call prefix and
+        then anything of 7-15 digits."""
+        md = PhoneMetadata.metadata_for_region(self.region)
+        kinds = [getattr(md, k, None) for k in _NUMBER_TYPES]
+        patterns = [d.national_number_pattern for d in kinds if d and d.national_number_pattern]
+        general = "|".join(f"(?:{p})" for p in patterns) or self.pattern.pattern
+        prefix = f"(?:{self.prefix_re.pattern})" if self.prefix_re is not None else ""
+        forms = [f"(?:{general})", f"{self.cc}(?:{general})"]
+        if prefix:
+            forms.append(f"{prefix}(?:{general})")
+        if self.idd is not None:
+            forms.append(f"(?:{self.idd.pattern})[0-9]{{7,15}}")
+        return "|".join(f for f in forms if f)
 
     def plausible(self, digits: str) -> bool:
         """Could `digits`, written nationally in this region, be one of its numbers?"""
@@ -167,6 +190,8 @@ class PhoneFinder:
     def __init__(self, regions: Iterable[str] = DEFAULT_REGIONS) -> None:
         self.regions = tuple(dict.fromkeys(r.strip().upper() for r in regions if r.strip()))
         self._plans = [_Plan.of(r) for r in self.regions]
+        # One regex for the cheap test of every region: a C call instead of a Python loop.
+        self._any = re.compile("|".join(f"(?P<{p.region}>{p.shape()})" for p in self._plans))
 
     def find(self, text: str, run: Run, threshold: float) -> list[Hit]:
         """Phone numbers in a run: from its first group, as long as the number goes; what is left
@@ -248,8 +273,13 @@ class PhoneFinder:
         if plus:
             yield self.regions[0] if self.regions else "US"  # the region is moot after "+"
             return
+        m = self._any.fullmatch(digits)
+        if m is None:
+            return  # no region has such a number: the common case for what is no phone
+        first = m.lastgroup
+        yield first  # type: ignore[misc]
         for plan in self._plans:
-            if plan.international(digits) or plan.plausible(digits):
+            if plan.region != first and (plan.international(digits) or plan.plausible(digits)):
                 yield plan.region
 
 
