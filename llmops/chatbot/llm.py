@@ -362,6 +362,64 @@ def get_engine(settings: LLMSettings) -> Engine:
 # --------------------------------------------------------------------------- the chatbot face
 
 
+# Chat-template control tokens (`<|im_start|>`, `<|im_end|>`, ...) in a customer's text would be
+# read as real ones: a message could close its own turn and open a system turn.
+_CONTROL_TOKEN = re.compile(r"<\|([A-Za-z0-9_]{1,32})\|>")
+
+
+def passages(bot: Chatbot, settings: LLMSettings, turns: list[str]) -> list[str]:
+    """Knowledge-base facts for the question: the retrieval bot's confident match, then (when
+    there is one) the next best topics, up to `top_k`. None for an out-of-scope question."""
+    if not settings.context or not turns:
+        return []
+    match = bot.retrieve(turns)
+    if match is None:
+        return []
+    chosen = [match.topic]
+    if settings.top_k > 1:
+        for m in bot.kb.ranked(turns[-1], settings.top_k):
+            if len(chosen) >= settings.top_k:
+                break
+            if m.topic not in chosen and m.score >= bot.version.min_score:
+                chosen.append(m.topic)
+    return [f"{t.title}: {t.answer}" for t in chosen]
+
+
+def system_prompt(bot: Chatbot, settings: LLMSettings, turns: list[str]) -> str:
+    """The version's system prompt, the facts retrieval found, and the bank's public contact."""
+    bank = bot.kb.bank
+    facts = passages(bot, settings, turns)
+    lines = [settings.system_prompt, "", "Facts:"]
+    lines += [f"- {p}" for p in facts] or ["- (no fact matches this question)"]
+    contact = ", ".join(v for v in (bank.get("phone"), bank.get("email")) if v)
+    if contact:
+        lines.append(f"- Contact: {contact}.")
+    return "\n".join(lines)
+
+
+def conversation(messages: Sequence[Mapping[str, Any]] | str, history: int,
+                 ) -> list[dict[str, str]]:
+    """The user and assistant turns the model reads: the caller's system messages dropped (the
+    version's system prompt rules), nothing after the last user turn, at most `history`
+    earlier messages, each cut to MAX_TURN_CHARS and with chat-template control tokens
+    defused."""
+    from llmops.chatbot.bot import message_text
+
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    convo: list[dict[str, str]] = []
+    for m in messages:
+        if not isinstance(m, Mapping) or m.get("role", "user") not in CONVERSATION_ROLES:
+            continue
+        text = message_text(m.get("content")).strip()[:MAX_TURN_CHARS]
+        if text:
+            text = _CONTROL_TOKEN.sub(r"<\1>", text)
+            convo.append({"role": m.get("role", "user"), "content": text})
+    while convo and convo[-1]["role"] != "user":
+        convo.pop()
+    return convo[-(history + 1):] if convo else []
+
+
 _SENTENCE_END = re.compile(r"[.!?:;]\s|\n")
 
 
@@ -383,60 +441,17 @@ class LLMResponder:
     def __repr__(self) -> str:
         return f"LLMResponder({self.bot.version.name!r}, {self.engine!r})"
 
-    # --- the prompt ---
-
-    def passages(self, turns: list[str]) -> list[str]:
-        """Knowledge-base facts for the question: the retrieval bot's confident match, then
-        (when there is one) the next best topics, up to `top_k`."""
-        if not self.settings.context or not turns:
-            return []
-        kb = self.bot.kb
-        chosen = []
-        match = self.bot.retrieve(turns)
-        if match is not None:
-            chosen.append(match.topic)
-        if chosen and self.settings.top_k > 1:  # no weak facts for an out-of-scope question
-            for m in kb.ranked(turns[-1], self.settings.top_k):
-                if len(chosen) >= self.settings.top_k:
-                    break
-                if m.topic not in chosen and m.score >= self.bot.version.min_score:
-                    chosen.append(m.topic)
-        return [f"{t.title}: {t.answer}" for t in chosen]
-
-    def system_prompt(self, turns: list[str]) -> str:
-        bank = self.bot.kb.bank
-        prompt = self.settings.system_prompt
-        facts = self.passages(turns)
-        contact = ", ".join(v for v in (bank.get("phone"), bank.get("email")) if v)
-        lines = [prompt, "", "Facts:"]
-        lines += [f"- {p}" for p in facts] or ["- (no fact matches this question)"]
-        if contact:
-            lines.append(f"- Contact: {contact}.")
-        return "\n".join(lines)
-
     def prompt(self, messages: Sequence[Mapping[str, Any]] | str) -> list[dict[str, str]] | None:
         """The model's messages (system prompt with facts, then the conversation), or None when
         the caller said nothing."""
-        from llmops.chatbot.bot import message_text, user_turns
+        from llmops.chatbot.bot import user_turns
 
         turns = user_turns(messages)
         if not turns:
             return None
-        convo: list[dict[str, str]] = []
-        if isinstance(messages, str):
-            convo.append({"role": "user", "content": turns[-1]})
-        else:
-            for m in messages:
-                role = m.get("role", "user") if isinstance(m, Mapping) else None
-                text = message_text(m.get("content")).strip() if role else ""
-                if role in CONVERSATION_ROLES and text:
-                    convo.append({"role": role, "content": text[:MAX_TURN_CHARS]})
-            # the answer is to the last user turn: drop anything after it
-            while convo and convo[-1]["role"] != "user":
-                convo.pop()
-        keep = self.settings.history + 1
-        convo = convo[-keep:]
-        return [{"role": "system", "content": self.system_prompt(turns)}, *convo]
+        convo = conversation(messages, self.settings.history)
+        return [{"role": "system", "content": system_prompt(self.bot, self.settings, turns)},
+                *convo]
 
     # --- answering ---
 
