@@ -308,6 +308,10 @@ def _valid(candidate: str, region: str) -> str | None:
     return phonenumbers.format_number(num, PhoneNumberFormat.E164)
 
 
+def clear_cache() -> None:
+    _valid.cache_clear()
+
+
 def e164(value: str, regions: Iterable[str]) -> str | None:
     """The E.164 form of a phone number written in any of `regions` (for the allowlist)."""
     for region in regions:

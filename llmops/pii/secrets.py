@@ -45,7 +45,7 @@ FORMATS: tuple[Format, ...] = (
     _f("aws-access-key", "AKIA", r"AKIA[A-Z2-7]{16}", 0.95),
     _f("aws-temporary-key", "ASIA", r"ASIA[A-Z2-7]{16}", 0.9),
     _f("google-api-key", "AIza", r"AIza[0-9A-Za-z_\-]{35}", 0.95),
-    _f("github-token", "gh", r"gh[pousr]_[A-Za-z0-9]{36,251}", 0.95),
+    *(_f("github-token", f"gh{c}_", r"gh[pousr]_[A-Za-z0-9]{36,251}", 0.95) for c in "pousr"),
     _f("github-fine-grained", "github_pat_", r"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}", 0.95),
     _f("gitlab-token", "glpat-", r"glpat-[A-Za-z0-9_\-]{20,64}", 0.95),
     _f("slack-token", "xox", r"xox[abposr]-(?:[0-9]{6,16}-){0,3}[A-Za-z0-9\-]{8,255}", 0.95),
@@ -98,7 +98,11 @@ def _fits(fmt: Format, token: str) -> bool:
 
 def find_secrets(text: str) -> list[Hit]:
     hits: list[Hit] = []
+    # Most prefixes hold a "_" or a "-"; prose often has neither, and then they need no search.
+    underscore, dash = "_" in text, "-" in text
     for fmt in FORMATS:
+        if ("_" in fmt.prefix and not underscore) or ("-" in fmt.prefix and not dash):
+            continue
         at = text.find(fmt.prefix)
         while at >= 0:
             nxt = at + len(fmt.prefix)
@@ -114,7 +118,8 @@ def find_secrets(text: str) -> list[Hit]:
                     hits.append(Hit(SECRET, at, at + len(cand), fmt.score))
                     break
             at = text.find(fmt.prefix, max(at + len(token), nxt))
-    hits.extend(_private_keys(text))
+    if "-----BEGIN " in text:
+        hits.extend(_private_keys(text))
     return hits
 
 
