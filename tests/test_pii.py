@@ -220,6 +220,8 @@ def test_get_detector_is_cached_per_settings() -> None:
     assert get_detector(allow=["a@b.io"]) is get_detector(allow=("a@b.io",))
     assert get_detector(allow=["a@b.io"]) is not get_detector()
     assert get_detector(regions=["GB"]) is not get_detector()
+    assert get_detector(regions="GB") is get_detector(regions=["GB"])  # a lone string is a region
+    assert get_detector(allow="a@b.io") is get_detector(allow=["a@b.io"])
 
 
 def test_detector_from_config(tmp_path: Path) -> None:

@@ -36,6 +36,10 @@ def get_detector(
     allow: Iterable[str] = (), regions: Iterable[str] | None = None, threshold: float = 0.5
 ) -> Detector:
     """A shared detector for these settings (built once per distinct allow/regions/threshold)."""
+    if isinstance(allow, str):
+        allow = (allow,)
+    if isinstance(regions, str):
+        regions = (regions,)
     return _detector(
         tuple(str(v) for v in allow),
         tuple(regions) if regions is not None else None,

@@ -66,6 +66,10 @@ class Detector:
         threshold: float = 0.5,
         entities: Iterable[str] | None = None,
     ) -> None:
+        if isinstance(regions, str):
+            regions = (regions,)
+        if isinstance(allow, str):
+            allow = (allow,)
         self.regions = tuple(regions) if regions is not None else phone.DEFAULT_REGIONS
         self.threshold = float(threshold)
         wanted = frozenset(entities) if entities is not None else ALL_TYPES
