@@ -203,7 +203,8 @@ def signs(text: str, start: int, end: int) -> dict[str, int]:
     before, after = window(text, start, end)
     table = _table()
     best: dict[str, tuple[int, int, int]] = {}  # type -> (distance, -length, polarity)
-    n = len(before)
+    keys = table.keys()
+    n = len(before) if not keys.isdisjoint(before) else 0  # most windows hold no cue at all
     for i in range(n - 1, -1, -1):
         options = table.get(before[i])
         if not options:
@@ -216,7 +217,7 @@ def signs(text: str, start: int, end: int) -> dict[str, int]:
                     old = best.get(kind)
                     if old is None or key < old[:2]:
                         best[kind] = (*key, pol)
-    for i, word in enumerate(after):
+    for i, word in enumerate(after if not keys.isdisjoint(after) else ()):
         options = table.get(word)
         if not options:
             continue
