@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from llmops.pii.context import Context
-from llmops.pii.hit import Hit
 from llmops.pii.types import ACCOUNT_BALANCE
 
 SYMBOLS = "$€£¥₹₩₽₺"
@@ -184,7 +183,3 @@ def find_amount(text: str, start: int) -> tuple[int, int] | None:
 
 def score_amount(text: str, start: int, end: int) -> float:
     return CONTEXT.score(CUED, text, start, end)
-
-
-def balance_hit(text: str, start: int, end: int) -> Hit:
-    return Hit(ACCOUNT_BALANCE, start, end, score_amount(text, start, end))

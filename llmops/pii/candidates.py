@@ -24,7 +24,6 @@ GROUP = re.compile(r"[0-9]+")
 
 # Token characters on either side of a run: the alphanumerics of IBANs, wallet addresses, hashes.
 ALNUM_FWD = re.compile(r"[A-Za-z0-9]{1,128}")
-WORD_CHAR = re.compile(r"[^\W_]")
 
 
 @dataclass(slots=True)

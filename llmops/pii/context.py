@@ -113,17 +113,6 @@ class Phrases:
                     break
         return None if best is None else (best[0], best[2])
 
-    def first_in(self, words: Words) -> tuple[int, int] | None:
-        """The first cue in `words`, as (number of words before it, value)."""
-        n = len(words)
-        first = self.first
-        for i in range(n):
-            for seq, value in first.get(words[i], ()):
-                k = len(seq)
-                if i + k <= n and (k == 1 or words[i : i + k] == seq):
-                    return i, value
-        return None
-
 
 def words(*phrases: str) -> Phrases:
     """Cues without polarity (such as "CVV" right before a code)."""
