@@ -271,7 +271,7 @@ def test_v1_guard_redacts_pii_from_answers(tmp_path: Path) -> None:
 
 def test_list_and_load_versions(tmp_path: Path) -> None:
     names = [v.name for v in list_versions()]
-    assert names[:2] == ["v1", "v2"]
+    assert {"v1", "v2"} <= set(names) and names == sorted(names)
     v1 = load_version("v1")
     assert v1.builtin and v1.path is not None and v1.path.name == "v1.yaml"
     with pytest.raises(InputError, match="unknown chatbot version 'v9'"):
