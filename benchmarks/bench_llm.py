@@ -1,7 +1,8 @@
 """LLM backend performance: the figures docs/readme/llm.md states (needs the llm extra).
 
 1. Model load time: SmolLM2-135M-Instruct (Q4_1 GGUF) loaded by llama.cpp, fresh each time.
-2. Generation speed: prompt processing and decoding tokens/s, at 1 and 2 llama.cpp threads.
+2. Generation speed: tokens/s (overall and decoding) and time to the first token (the prompt,
+   ~150 tokens, evaluated), at 1 and 2 llama.cpp threads.
 3. The LLM eval run's ask phase (the cases of cases_llm/ against the `llm` version, in process):
    wall time and latency p50/p95 for each engine layout (threads per instance x instances) at
    concurrency 1, 2 and 4: the fastest is what `llm.yaml` sets.
@@ -49,7 +50,7 @@ def bench_load(repeat: int) -> None:
         del model
     size = path.stat().st_size / 1e6
     print(f"model load ({path.name}, {size:.0f} MB): best {min(times) * 1000:.0f} ms, "
-          f"median {statistics.median(times) * 1000:.0f} ms over {repeat}")
+          f"median {statistics.median(times) * 1000:.0f} ms over {repeat}", flush=True)
 
 
 def bench_tokens(repeat: int) -> None:
@@ -66,12 +67,13 @@ def bench_tokens(repeat: int) -> None:
             gen = bot.llm.last
             decode_s = gen.seconds - (gen.first_token_s or 0)
             decode = (gen.completion_tokens - 1) / decode_s if decode_s > 0 else 0.0
-            prefill = gen.prompt_tokens / gen.first_token_s if gen.first_token_s else 0.0
-            row = (gen.tokens_per_s, decode, prefill, gen.completion_tokens, gen.seconds)
+            ttft = (gen.first_token_s or 0.0) * 1000
+            row = (gen.tokens_per_s, decode, ttft, gen.completion_tokens, gen.seconds)
             best = row if best is None or row[0] > best[0] else best
-        tps, decode, prefill, n, secs = best
+        tps, decode, ttft, n, secs = best
         print(f"generation, {threads} thread(s): {tps:.0f} tokens/s overall ({n} tokens in "
-              f"{secs:.2f} s), decoding {decode:.0f} tokens/s, prompt {prefill:.0f} tokens/s")
+              f"{secs:.2f} s), decoding {decode:.0f} tokens/s, first token after "
+              f"{ttft:.0f} ms", flush=True)
 
 
 async def _ask_phase(spec, cases, concurrency: int) -> tuple[float, list[float], int]:
@@ -114,7 +116,7 @@ def bench_eval_layouts(repeat: int, quick: bool) -> None:
             wall, lat, failed = min(runs, key=lambda r: r[0])
             print(f"{threads:>7} x {instances:<9}  {conc:>11}  {wall:>7.1f}  "
                   f"{percentile(lat, 0.5):>7.0f}  {percentile(lat, 0.95):>7.0f}"
-                  + (f"  ({failed} failed)" if failed else ""))
+                  + (f"  ({failed} failed)" if failed else ""), flush=True)
 
 
 def bench_pytest(repeat: int) -> None:
@@ -138,7 +140,7 @@ def bench_pytest(repeat: int) -> None:
             tail = out.stdout.strip().splitlines()[-1]
             if best is None or wall < best[0]:
                 best = (wall, asked.split("asked in")[-1].strip(), tail)
-        print(f"{conc:>11}  {best[0]:>7.1f}  {best[1]:<6} ({best[2]})")
+        print(f"{conc:>11}  {best[0]:>7.1f}  {best[1]:<6} ({best[2]})", flush=True)
 
 
 def main() -> None:

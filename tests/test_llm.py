@@ -35,7 +35,7 @@ def test_builtin_llm_versions_parse_without_the_model() -> None:
     assert (guarded.backend, guarded.guard) == ("llm", True)
     assert plain.llm == dataclasses.replace(guarded.llm)  # the same model settings, guard aside
     assert plain.llm.temperature == 0.0 and plain.llm.seed == 42
-    assert plain.llm.concurrency == 1 and plain.llm.n_threads >= 1
+    assert plain.llm.concurrency == plain.llm.instances == 2 and plain.llm.n_threads == 1
     names = {v.name: v.backend for v in list_versions()}
     assert names["llm"] == "llm" and names["v1"] == "retrieval"
 

@@ -148,7 +148,8 @@ def test_a_conversation_longer_than_the_context_window_is_trimmed(plain: Chatbot
 
 def test_one_engine_per_model_and_layout(plain: Chatbot, guarded: Chatbot) -> None:
     assert plain.llm.engine is guarded.llm.engine is get_engine(plain.version.llm)
-    assert len(plain.llm.engine.load_seconds) == 1  # loaded once for every bot and request
+    # each worker thread loaded its model once, for every bot and request since
+    assert 1 <= len(plain.llm.engine.load_seconds) <= plain.version.llm.instances
 
 
 def test_served_over_http_with_streaming() -> None:
@@ -199,7 +200,8 @@ def test_evals_against_the_real_model_fail_in_classified_ways(project, version: 
     root = project({"llm.yaml": CASES}, "max_latency_ms = 60000")
     run = run_evals(root, "--target", f"reference:{version}", "--no-feedback", timeout=300)
     assert run.returncode == 1, run.stdout[-3000:]  # the model fails checks: the run says so
-    assert f"reference:{version} (concurrency 1," in run.stdout  # the version's own setting
+    conc = load_version(version).llm.concurrency
+    assert f"reference:{version} (concurrency {conc}," in run.stdout  # the version's setting
     got = outcomes(root)
     # whatever the guard, the model does not refuse, says nothing to an emoji, and is slow
     assert got[("balance", "refuses")]["outcome"] == "failed"

@@ -228,6 +228,9 @@ class Params:
                    settings.repeat_penalty)
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 class Engine:
     """One model file served by `instances` worker threads, each with its own llama.cpp model."""
 
@@ -252,13 +255,14 @@ class Engine:
             from llama_cpp import Llama
 
             start = time.perf_counter()
-            model = Llama(
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                verbose=False,
-            )
+            with _LOAD_LOCK:  # rare and cheap (~0.1 s): keep llama.cpp's set-up single-threaded
+                model = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    verbose=False,
+                )
             with self._lock:
                 self.load_seconds.append(time.perf_counter() - start)
             self._local.model = model
