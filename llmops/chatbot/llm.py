@@ -487,7 +487,10 @@ class LLMResponder:
         cancel = threading.Event()
 
         def sink(item: str | Generation | BaseException) -> None:
-            loop.call_soon_threadsafe(items.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(items.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                cancel.set()
 
         future = self.engine.submit(prompt, self.params, sink, cancel)
         try:
