@@ -14,11 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rank_bm25 import BM25Okapi
 
 from llmops.chatbot.text import tokenize
 from llmops.errors import InputError
+from llmops.yamlio import read_yaml
 
 RESPONSE_KEYS = (
     "refuse_account_data",
@@ -213,13 +213,7 @@ def kb_to_doc(kb: KnowledgeBase) -> dict[str, Any]:
 @lru_cache(maxsize=32)
 def _load_cached(path: str, mtime_ns: int, size: int) -> KnowledgeBase:
     p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{p}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-    return parse_kb(doc, p)
+    return parse_kb(read_yaml(p), p)
 
 
 def load_kb(path: Path) -> KnowledgeBase:

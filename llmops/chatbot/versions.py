@@ -41,9 +41,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from llmops.errors import InputError
+from llmops.yamlio import read_yaml
 
 if TYPE_CHECKING:
     from llmops.chatbot.llm import LLMSettings
@@ -190,15 +189,7 @@ def parse_version(doc: Any, path: Path, *, builtin: bool = False) -> VersionSpec
 @lru_cache(maxsize=64)
 def _read_cached(path: str, mtime_ns: int, builtin: bool) -> VersionSpec:
     p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{p}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
-    except OSError as exc:
-        raise InputError(f"{p}: {exc.strerror}") from exc
-    return parse_version(doc, p, builtin=builtin)
+    return parse_version(read_yaml(p), p, builtin=builtin)
 
 
 def read_version(path: Path, *, builtin: bool = False) -> VersionSpec:

@@ -89,16 +89,9 @@ class FileAnswers:
 
 def load_answers(path: Path) -> list[dict[str, Any]]:
     """The answers file: one object, or a list of objects (one record each)."""
-    import yaml
+    from llmops.yamlio import read_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # YAML reads JSON too
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{line}: not JSON or YAML: {exc}") from exc
+    data = read_yaml(path)  # YAML reads JSON too
     entries = data if isinstance(data, list) else [data]
     for n, entry in enumerate(entries, 1):
         if not isinstance(entry, dict):
