@@ -27,7 +27,13 @@ MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmops", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="llmops",
+        description="Evaluate, monitor, gate and improve chatbots (the evals run with "
+        "`pytest evals/`).",
+        epilog="Exit codes: 0 success / gate allows, 1 checks failed / gate blocks / alerts, "
+        "2 bad input or usage.",
+    )
     parser.add_argument("--version", action="version", version=f"llmops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in MODULES:
