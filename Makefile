@@ -14,14 +14,14 @@ LLM_STAMP  := $(VENV)/.installed-llm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 $(LLM_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[$(LLM_EXTRAS)]"
+	$(BIN)/python -m pip install -qq -e ".[$(LLM_EXTRAS)]"
 	touch $(LLM_STAMP)
 
 setup-llm: $(LLM_STAMP)
