@@ -113,11 +113,10 @@ def find_iban(text: str, p: int) -> Hit | None:
 
 def find_routing(text: str, run: Run) -> list[Hit]:
     """9 digits (or 4-4-1 with dashes) with a valid ABA checksum, standing apart in the run."""
-    if ROUTING_CONTEXT.nearest(text, run.start, run.end) <= 0:
-        return []  # a routing number is only one with a cue
     groups, seps = run.groups, run.seps
     sizes = [b - a for a, b in groups]
     hits: list[Hit] = []
+    cue: bool | None = None
     for i in range(len(groups)):
         if sizes[i] == 9:
             j, base = i, 0.3
@@ -130,15 +129,20 @@ def find_routing(text: str, run: Run) -> list[Hit]:
         if not (before.isspace() and after.isspace()):
             continue
         a, b = run.span(i, j)
-        if aba_ok(run.digits(text, i, j)):
+        if not aba_ok(run.digits(text, i, j)):
+            continue
+        # A routing number is only one with a cue; asked last, the context costs the most.
+        if cue is None:
+            cue = ROUTING_CONTEXT.nearest(text, run.start, run.end) > 0
+        if cue:
             hits.append(Hit(US_BANK_ROUTING, a, b, ROUTING_CONTEXT.score(base, text, a, b)))
     return hits
 
 
 def find_account(text: str, run: Run) -> list[Hit]:
     nd = run.ndigits
-    if not 8 <= nd <= 17 or ACCOUNT_CONTEXT.nearest(text, run.start, run.end) <= 0:
-        return []  # an account number is only one with a cue
+    if not 8 <= nd <= 17:
+        return []
     if len(run.groups) == 1:
         base = 0.1
     elif (
@@ -149,6 +153,8 @@ def find_account(text: str, run: Run) -> list[Hit]:
         base = 0.05
     else:
         return []
+    if ACCOUNT_CONTEXT.nearest(text, run.start, run.end) <= 0:
+        return []  # an account number is only one with a cue
     return [
         Hit(
             US_BANK_NUMBER,

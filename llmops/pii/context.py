@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from operator import itemgetter
 
 WORD = re.compile(r"[^\W\d_]+")
+_ASCII_WORD = re.compile(r"[a-z]+")  # WORD on lower-case ASCII text
 # Cues are looked for this far before and after a candidate (characters).
 REACH_BEFORE = 64
 REACH_AFTER = 40
@@ -25,25 +27,35 @@ _ABBREVIATIONS = frozenset(
 
 
 _BREAK = re.compile(r"[.!?;][ \u00a0]|\n")
+# The last break in a string, found in one call: the greedy ".*" backs off from the end, so the
+# first break it meets is the last one (bounded: windows are at most REACH_BEFORE long).
+_LAST_BREAK = re.compile(r".*(?:[.!?;][ \u00a0]|\n)", re.DOTALL)
 
 
 def _break_before(s: str) -> int:
     """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
     A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
-    last = -1
-    for m in _BREAK.finditer(s):
-        i = m.start()
+    end = len(s)
+    while True:
+        m = _LAST_BREAK.match(s, 0, end)
+        if m is None:
+            return -1
+        i = m.end() - 1
+        if s[i] != "\n":
+            i -= 1
         if s[i] != "." or not _abbreviation(s, i):
-            last = i
-    return last
+            return i
+        end = i  # an abbreviation's dot: look for the break before it
 
 
 def _break_after(s: str) -> int:
     """Index of the first sentence break in `s`, or -1."""
-    for m in _BREAK.finditer(s):
+    m = _BREAK.search(s)
+    while m is not None:
         i = m.start()
         if s[i] != "." or not _abbreviation(s, i):
             return i
+        m = _BREAK.search(s, m.end())
     return -1
 
 
@@ -58,10 +70,8 @@ def _abbreviation(s: str, dot: int) -> bool:
 Words = tuple[str, ...]  # lower-case words, in text order
 
 
-@lru_cache(maxsize=512)
-def window(text: str, start: int, end: int) -> tuple[Words, Words]:
-    """The words before `start` and after `end`, within reach and within the sentence.
-    Cached: several recognizers ask about the same candidate (a string's hash is cached too)."""
+def _window(text: str, start: int, end: int) -> tuple[Words, Words]:
+    """The words before `start` and after `end`, within reach and within the sentence."""
     head = text[max(0, start - REACH_BEFORE) : start]
     cut = _break_before(head)
     if cut >= 0:
@@ -70,7 +80,17 @@ def window(text: str, start: int, end: int) -> tuple[Words, Words]:
     cut = _break_after(tail)
     if cut >= 0:
         tail = tail[:cut]
-    return tuple(WORD.findall(head.lower())), tuple(WORD.findall(tail.lower()))
+    head, tail = head.lower(), tail.lower()
+    # ASCII text (the common case) has only ASCII letters for words: a simpler class, twice
+    # as fast as the Unicode one.
+    return (
+        tuple((_ASCII_WORD if head.isascii() else WORD).findall(head)),
+        tuple((_ASCII_WORD if tail.isascii() else WORD).findall(tail)),
+    )
+
+
+# Cached for callers of its own; `signs` (cached on the same key) calls `_window` directly.
+window = lru_cache(maxsize=512)(_window)
 
 
 def phrase(text: str) -> Words:
@@ -189,9 +209,11 @@ def _table() -> _Table:
 def signs(text: str, start: int, end: int) -> dict[str, int]:
     """For each entity type with a cue around text[start:end], the polarity of its nearest cue.
     Cached: the recognizers of one candidate all ask about the same span."""
-    before, after = window(text, start, end)
+    before, after = _window(text, start, end)
     table = _table()
-    best: dict[str, tuple[int, int, int]] = {}  # type -> (distance, -length, polarity)
+    # Every cue found, as ((distance, -length), {type: polarity}), in the order found; then
+    # the nearest (the longest if tied, the first found if still tied) decides for each type.
+    found: list[tuple[tuple[int, int], dict[str, int]]] = []
     keys = table.keys()
     n = len(before) if not keys.isdisjoint(before) else 0  # most windows hold no cue at all
     for i in range(n - 1, -1, -1):
@@ -201,24 +223,26 @@ def signs(text: str, start: int, end: int) -> dict[str, int]:
         for seq, values in options:
             k = len(seq)
             if i + k <= n and (k == 1 or before[i : i + k] == seq):
-                key = (n - i - k, -k)
-                for kind, pol in values.items():
-                    old = best.get(kind)
-                    if old is None or key < old[:2]:
-                        best[kind] = (*key, pol)
-    for i, word in enumerate(after if not keys.isdisjoint(after) else ()):
-        options = table.get(word)
+                found.append(((n - i - k, -k), values))
+    m = len(after) if not keys.isdisjoint(after) else 0
+    for i in range(m):
+        options = table.get(after[i])
         if not options:
             continue
         for seq, values in options:
             k = len(seq)
-            if i + k <= len(after) and (k == 1 or after[i : i + k] == seq):
-                key = (2 * i + 1, -k)
-                for kind, pol in values.items():
-                    old = best.get(kind)
-                    if old is None or key < old[:2]:
-                        best[kind] = (*key, pol)
-    return {kind: v[2] for kind, v in best.items()}
+            if i + k <= m and (k == 1 or after[i : i + k] == seq):
+                found.append(((2 * i + 1, -k), values))
+    if not found:
+        return {}
+    if len(found) > 1:
+        found.sort(key=itemgetter(0))  # stable: among equal keys the first found stays first
+    out: dict[str, int] = {}
+    for _, values in found:
+        for kind, pol in values.items():
+            if kind not in out:
+                out[kind] = pol
+    return out
 
 
 # Words that say a number is some other kind of identifier or a quantity, shared by the
