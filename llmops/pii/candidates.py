@@ -38,14 +38,20 @@ class Run:
 
     @classmethod
     def of(cls, text: str, start: int, end: int) -> Run:
+        if text[start:end].isdigit():  # one group, no separator: the common case, made cheap
+            return cls(start, end, [(start, end)], [], end - start)
         groups = [m.span() for m in GROUP.finditer(text, start, end)]
         seps = [text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
         return cls(start, end, groups, seps, sum(b - a for a, b in groups))
 
     def digits(self, text: str, i: int = 0, j: int | None = None) -> str:
         """The digits of groups i..j (inclusive; default all)."""
-        j = len(self.groups) - 1 if j is None else j
-        return "".join(text[a:b] for a, b in self.groups[i : j + 1])
+        groups = self.groups
+        j = len(groups) - 1 if j is None else j
+        if i == j:
+            a, b = groups[i]
+            return text[a:b]
+        return "".join([text[a:b] for a, b in groups[i : j + 1]])
 
     def span(self, i: int, j: int) -> tuple[int, int]:
         return self.groups[i][0], self.groups[j][1]

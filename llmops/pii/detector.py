@@ -155,7 +155,7 @@ class Detector:
                 "swift" in lower or "bic" in lower or "bank id" in lower
             ):
                 hits += bank.find_swift(text, lower)
-        blocked = sorted((h.start, h.end) for h in hits)
+        blocked = sorted([(h.start, h.end) for h in hits]) if hits else []
         hits += self._numbers(text, blocked)
         return self._resolve(text, hits)
 
@@ -288,10 +288,14 @@ class Detector:
     def _resolve(self, text: str, hits: list[Hit]) -> tuple[Hit, ...]:
         """Drop what is under the threshold or allowed; of overlapping hits keep the likeliest
         (then the longest)."""
+        if not hits:
+            return ()
         thr = self.threshold
         live = [h for h in hits if h.score >= thr and h.type in self.entities]
-        if self.allowlist:
+        if self.allowlist and live:
             live = [h for h in live if not self.allowlist.allows(text, h)]
+        if len(live) <= 1:
+            return tuple(live)
         live.sort(key=lambda h: (h.start, -h.end))
         out: list[Hit] = []
         cluster: list[Hit] = []

@@ -225,7 +225,7 @@ class PhoneFinder:
             return None
         if lead == "." or (start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit()):
             return None  # the decimals of a number
-        sign = CONTEXT.nearest(text, run.start, run.end)
+        sign: int | None = None  # the context, asked once a number could pass
         # The longest leading groups that make a valid number ("020 7946 0958" of
         # "020 7946 0958 2"); a number ends where white space ends a group, not inside a
         # dotted or dashed sequence ("0825... 198.114.195.243" is a number and an address).
@@ -254,6 +254,8 @@ class PhoneFinder:
                 base = FORMATTED
             # Context before phonenumbers: a bare number without a phone cue (or a formatted
             # one next to "order", "invoice") cannot reach the threshold anyway.
+            if sign is None:
+                sign = CONTEXT.nearest(text, run.start, run.end)
             score = CONTEXT.apply(base, sign)
             if score < threshold:
                 continue

@@ -96,13 +96,22 @@ def _fits(fmt: Format, token: str) -> bool:
     return fmt.name != "jwt" or _jwt_ok(token)
 
 
+# The formats worth a search, by (the text has a "_", the text has a "-"), in FORMATS order.
+_SEARCHED = {
+    (underscore, dash): tuple(
+        f
+        for f in FORMATS
+        if not (("_" in f.prefix and not underscore) or ("-" in f.prefix and not dash))
+    )
+    for underscore in (False, True)
+    for dash in (False, True)
+}
+
+
 def find_secrets(text: str) -> list[Hit]:
     hits: list[Hit] = []
     # Most prefixes hold a "_" or a "-"; prose often has neither, and then they need no search.
-    underscore, dash = "_" in text, "-" in text
-    for fmt in FORMATS:
-        if ("_" in fmt.prefix and not underscore) or ("-" in fmt.prefix and not dash):
-            continue
+    for fmt in _SEARCHED["_" in text, "-" in text]:
         at = text.find(fmt.prefix)
         while at >= 0:
             nxt = at + len(fmt.prefix)
