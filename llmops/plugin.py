@@ -134,6 +134,9 @@ class EvalSession:
         self.exchanges: dict[tuple[str, int], Exchange] = {}
         self.records: list[dict[str, Any]] = []
         self.ask_seconds: float | None = None
+        self.doc: dict[str, Any] | None = None
+        self.feedback_added = 0
+        self.feedback_error: str | None = None
 
     @property
     def loaded(self) -> LoadResult:
@@ -403,30 +406,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     es = _session(session.config)
     if es is None:
         return
-    doc = es.finish()
-    es.doc = doc  # type: ignore[attr-defined]
+    doc = es.doc = es.finish()
     if doc and es.feedback:
         _feedback_from(es, doc)
 
 
 def _feedback_from(es: EvalSession, doc: dict[str, Any]) -> None:
     """Failed checks become feedback records (source: eval); never fail the run over it."""
+    from llmops.feedback import from_results
+
     try:
-        from llmops.feedback import from_results
-    except ImportError:
-        return
-    try:
-        es.feedback_added = from_results(  # type: ignore[attr-defined]
-            doc, es.cfg.feedback, redact=es.redact
-        )
+        es.feedback_added = from_results(doc, es.cfg.feedback, redact=es.redact)
     except Exception as exc:  # feedback is a by-product: report, don't break the run
-        es.feedback_error = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+        es.feedback_error = f"{type(exc).__name__}: {exc}"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     es = _session(terminalreporter.config)
-    doc = getattr(es, "doc", None) if es else None
-    if not doc:
+    doc = es.doc if es else None
+    if not es or not doc:
         return
     s = doc["summary"]
     tr = terminalreporter
@@ -449,9 +447,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {doc['run']['target']}"
     )
     tr.write_line(f"results: {es.results_path}")
-    if getattr(es, "feedback_added", 0):
+    if es.feedback_added:
         tr.write_line(f"feedback: {es.feedback_added} new record(s) in {es.cfg.feedback}")
-    if getattr(es, "feedback_error", None):
+    if es.feedback_error:
         tr.write_line(f"feedback: not written: {es.feedback_error}", yellow=True)
 
 
