@@ -154,3 +154,23 @@ def test_reference_in_process_and_python_target(project) -> None:
     run = run_evals(root, "--target", "python:mybot:reply")
     assert run.returncode == 0, run.stdout[-2000:]
     assert results(root)["run"]["target"] == "python:mybot:reply"
+
+
+def test_failed_checks_become_feedback_once_per_commit(project, chatbot_server) -> None:
+    root = project({"support.yaml": CASES})
+    url = chatbot_server("v2")
+    first = run_evals(root, "--target", url)
+    assert first.returncode == 1
+    store = root / "feedback" / "feedback.jsonl"
+    records = [json.loads(line) for line in store.read_text().splitlines()]
+    failed = [r for r in results(root)["results"] if r["outcome"] in ("failed", "error")]
+    assert len(records) == len(failed) > 0
+    assert {r["source"] for r in records} == {"eval"}
+    assert {(r["case_id"], r["check"]) for r in records} == {
+        (r["case_id"], r["check"]) for r in failed
+    }
+    assert "feedback: " in first.stdout
+    run_evals(root, "--target", url)  # the same commit (none here) again: no duplicates
+    assert len(store.read_text().splitlines()) == len(records)
+    off = run_evals(root, "--target", url, "--no-feedback")
+    assert "feedback: " not in off.stdout
