@@ -5,6 +5,7 @@ only with a cue)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from llmops.pii.candidates import DATE, Run
 from llmops.pii.checksums import aba_ok, bic_ok, iban_lengths, iban_ok
@@ -81,33 +82,26 @@ ACCOUNT_CONTEXT = Context(
 )
 
 
+_NO_SEPARATORS = str.maketrans("", "", " \u00a0-")
+
+
+@lru_cache(maxsize=64)
+def _iban_body(length: int) -> re.Pattern[str]:
+    """`length` ASCII letters and digits, one space or dash allowed between two of them, and no
+    letter or digit right after: one way to match, so linear."""
+    return re.compile(rf"[A-Za-z0-9](?:[ \u00a0-]?[A-Za-z0-9]){{{length - 1}}}(?![A-Za-z0-9])")
+
+
 def find_iban(text: str, p: int) -> Hit | None:
     """An IBAN starting at `p` (its country letters), written compact or in groups."""
     cc = text[p : p + 2]
     length = iban_lengths().get(cc)
     if length is None:
         return None
-    chars: list[str] = []
-    i, n = p, len(text)
-    while i < n and len(chars) < length:
-        c = text[i]
-        if c.isascii() and c.isalnum():
-            chars.append(c)
-            i += 1
-        elif (
-            c in " \u00a0-"
-            and chars
-            and i + 1 < n
-            and text[i + 1].isascii()
-            and text[i + 1].isalnum()
-        ):
-            i += 1
-        else:
-            break
-    if len(chars) != length or (i < n and text[i].isascii() and text[i].isalnum()):
+    m = _iban_body(length).match(text, p)
+    if m is None or not iban_ok(m.group().translate(_NO_SEPARATORS).upper()):
         return None
-    if not iban_ok("".join(chars).upper()):
-        return None
+    i = m.end()
     return Hit(IBAN_CODE, p, i, IBAN_SCORE)
 
 
