@@ -85,6 +85,15 @@ def pytest_configure(config: pytest.Config) -> None:
 pytest_configure = pytest.hookimpl(tryfirst=True)(pytest_configure)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    """The report's Environment table says what was evaluated (pytest-metadata's hook)."""
+    es = _session(config)
+    if es is not None:
+        metadata["llmops target"] = es.target_name
+        metadata["llmops cases"] = str(es.cfg.cases)
+
+
 def _is_eval_run(config: pytest.Config) -> bool:
     """An eval run is one whose arguments point into `<rootdir>/evals`."""
     evals = (config.rootpath / "evals").resolve()

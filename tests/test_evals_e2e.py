@@ -63,6 +63,7 @@ def test_passes_against_v1_over_http_and_writes_every_report(project, chatbot_se
     assert "llmops summary" in run.stdout and "p95" in run.stdout
     html = (root / "reports" / "report.html").read_text()
     assert "support/freeze" in html and "Response (redacted)" in html and "Latency ms" in html
+    assert "llmops target" in html and url in html
     junit = ET.parse(root / "reports" / "junit.xml").getroot()
     assert int(junit.find("testsuite").get("tests")) == 16  # 15 checks + the case file
 
