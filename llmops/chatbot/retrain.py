@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +111,7 @@ def retrain(
     `out_dir` (atomically) and return what was learnt and skipped."""
     from llmops.chatbot.guard import make_guard
     from llmops.feedback.ingest import read_records
-    from llmops.feedback.records import errors, normalise
+    from llmops.feedback.records import errors, normalise, utc_now
 
     if not NAME.match(target):
         raise InputError(f"bad version name {target!r}: use letters, digits, '.', '_' or '-'")
@@ -160,7 +159,7 @@ def retrain(
             f"{feedback}: no usable feedback record (a valid record with an `expected` answer)"
             + "".join(f"\n  {s}" for s in (*result.invalid, *result.ignored))
         )
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = utc_now()
     new_spec = replace(
         spec,
         name=target,
