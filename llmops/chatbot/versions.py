@@ -46,6 +46,7 @@ from llmops.yamlio import read_yaml
 
 if TYPE_CHECKING:
     from llmops.chatbot.llm import LLMSettings
+    from llmops.config import Config
 
 BUILTIN_DIR = Path(__file__).parent / "versions"
 DATA_DIR = Path(__file__).parent / "data"
@@ -201,11 +202,13 @@ def read_version(path: Path, *, builtin: bool = False) -> VersionSpec:
     return _read_cached(str(path.resolve()), mtime, builtin)
 
 
-def project_versions_dir(root: Path | None = None) -> Path:
-    """Where this project keeps versions built by retrain (`[tool.llmops.chatbot] versions_dir`)."""
-    from llmops.config import load_config
+def project_versions_dir(config: Config | None = None) -> Path:
+    """Where this project keeps versions built by retrain (`[tool.llmops.chatbot] versions_dir`),
+    per `config` (default: the project's, `load_config()`)."""
+    if config is None:
+        from llmops.config import load_config
 
-    config = load_config(root)
+        config = load_config()
     return config.resolve(config.chatbot.get("versions_dir") or DEFAULT_VERSIONS_DIR)
 
 

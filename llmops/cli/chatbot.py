@@ -149,14 +149,12 @@ def chat(args: argparse.Namespace) -> int:
 
 def retrain(args: argparse.Namespace) -> int:
     from llmops.chatbot.retrain import retrain as build
-    from llmops.chatbot.versions import DEFAULT_VERSIONS_DIR
+    from llmops.chatbot.versions import project_versions_dir
     from llmops.config import load_config
 
     config = load_config()
     feedback = args.feedback or config.feedback
-    out_dir = args.versions_dir or config.resolve(
-        config.chatbot.get("versions_dir") or DEFAULT_VERSIONS_DIR
-    )
+    out_dir = args.versions_dir or project_versions_dir(config)
     result = build(feedback, base=args.base, target=args.target, out_dir=out_dir,
                    force=args.force)
     for line in (*result.invalid, *result.ignored):
