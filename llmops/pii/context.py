@@ -89,10 +89,6 @@ def _window(text: str, start: int, end: int) -> tuple[Words, Words]:
     )
 
 
-# Cached for callers of its own; `signs` (cached on the same key) calls `_window` directly.
-window = lru_cache(maxsize=512)(_window)
-
-
 def phrase(text: str) -> Words:
     return tuple(WORD.findall(text.lower()))
 

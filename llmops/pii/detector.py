@@ -313,12 +313,11 @@ class Detector:
 
 
 def clear_caches() -> None:
-    """Forget what was memoised across texts (phone numbers checked, context windows): for
+    """Forget what was memoised across texts (phone numbers checked, context cues): for
     benchmarks that must not be flattered by repeated values."""
     from llmops.pii import context
 
     phone.clear_cache()
-    context.window.cache_clear()
     context.signs.cache_clear()
 
 
