@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from llmops.cases import Case
@@ -39,7 +39,7 @@ class Context:
     pii_allow: tuple[str, ...] = ()
     pii_regions: tuple[str, ...] | None = None
 
-    @property
+    @cached_property
     def detector(self) -> Any:
         from llmops.pii import get_detector
 
@@ -70,13 +70,6 @@ def check(key: str, family: str, description: str) -> Callable[[CheckFn], CheckF
 
 def judge(key: str, case: Case, exchange: Exchange, ctx: Context) -> Verdict:
     return CHECKS[key].fn(case, exchange, ctx)
-
-
-def families() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for c in CHECKS.values():
-        out.setdefault(c.family, []).append(c.key)
-    return out
 
 
 # --------------------------------------------------------------------------- helpers

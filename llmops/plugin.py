@@ -22,6 +22,7 @@ from llmops import checks, results
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
 from llmops.config import Config, load_config
 from llmops.errors import InputError
+from llmops.fileio import write_json
 from llmops.runner import Exchange, RetryPolicy, ask_all
 from llmops.targets import make_target, public_target
 
@@ -57,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="do not turn failed checks into feedback records")
 
 
+# tryfirst: before pytest-html and junitxml configure themselves, so the defaults take effect.
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "llmops_check(key): an eval test judging the llmops expectation KEY"
@@ -80,9 +83,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(), "llmops-html")
 
-
-# Run before pytest-html and junitxml configure themselves, so the defaults above take effect.
-pytest_configure = pytest.hookimpl(tryfirst=True)(pytest_configure)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -244,7 +244,7 @@ class EvalSession:
             concurrency=self.concurrency_used,
             case_file_errors=[str(e) for e in self.loaded.errors],
         )
-        results.write(self.results_path, doc)
+        write_json(self.results_path, doc)
         return doc
 
 

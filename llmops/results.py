@@ -14,7 +14,6 @@ from typing import Any
 from llmops import __version__
 from llmops.cases import Case
 from llmops.checks import Verdict
-from llmops.fileio import write_json
 from llmops.runner import Exchange
 
 EXCERPT_CHARS = 300
@@ -189,7 +188,3 @@ def document(
         "summary": summarize(records),
         "results": records,
     }
-
-
-def write(path: Path, doc: dict[str, Any]) -> None:
-    write_json(path, doc)

@@ -100,26 +100,3 @@ async def ask_all(
     await asyncio.gather(*(one(k, m) for k, m in requests))
     return results
 
-
-def run_sync(
-    target_factory: Callable[[], Target],
-    requests: list[tuple[Hashable, list[Message]]],
-    *,
-    concurrency: int,
-    policy: RetryPolicy,
-    on_done: Callable[[Hashable, Exchange], None] | None = None,
-) -> tuple[dict[Hashable, Exchange], Target]:
-    """Build the target inside a fresh event loop, ask everything, close it; for sync callers."""
-
-    async def main() -> tuple[dict[Hashable, Exchange], Target]:
-        target = target_factory()
-        try:
-            conc = target.preferred_concurrency or concurrency
-            return (
-                await ask_all(target, requests, concurrency=conc, policy=policy, on_done=on_done),
-                target,
-            )
-        finally:
-            await target.aclose()
-
-    return asyncio.run(main())
