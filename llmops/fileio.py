@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Any
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
+def write_atomic(path: Path, data: str | bytes, *, fsync_dir: bool = False) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it and move it over `path`.
+
+    The file gets the mode a plain open() would leave: an existing file's own, else 0666 less
+    the umask. `fsync_dir` also makes the rename itself durable (POSIX) before returning.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 less umask).
-        os.fchmod(fd, 0o666 & ~_umask())
+        # mkstemp makes the file 0600, which os.replace would carry over.
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
@@ -24,13 +29,36 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if fsync_dir:
+        _fsync_dir(path.parent)
 
 
 def write_json(path: Path, doc: Any) -> None:
     write_atomic(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    """A no-op where directories cannot be opened or fsynced."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -19,13 +19,13 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llmops.errors import InputError
+from llmops.fileio import write_atomic
 
 LOCK_TIMEOUT_S = 120.0
 
@@ -149,23 +149,10 @@ class FeedbackStore:
 
     def _write(self, lines: list[bytes]) -> None:
         """Replace the file atomically; the caller holds the lock."""
-        directory = self.path.parent
-        for stale in directory.glob(f".{self.path.name}.*.tmp"):  # left by a killed writer
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):  # left by a killed writer
             with contextlib.suppress(OSError):
                 stale.unlink()
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.writelines(lines)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, _file_mode(self.path))
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(directory)
+        write_atomic(self.path, b"".join(lines), fsync_dir=True)
 
 
 # We write the id first; its pattern needs no JSON escapes. So an append, which needs only the
@@ -190,26 +177,3 @@ def encode(record: Mapping[str, Any]) -> bytes:
 
 def _why(exc: Exception) -> str:
     return exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8"
-
-
-def _file_mode(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
