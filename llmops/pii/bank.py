@@ -118,9 +118,7 @@ def find_routing(text: str, run: Run) -> list[Hit]:
             j, base = i + 2, 0.4
         else:
             continue
-        before = seps[i - 1] if i > 0 else " "
-        after = seps[j] if j < len(seps) else " "
-        if not (before.isspace() and after.isspace()):
+        if not run.apart(i, j):
             continue
         a, b = run.span(i, j)
         if not aba_ok(run.digits(text, i, j)):

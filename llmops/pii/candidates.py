@@ -56,6 +56,15 @@ class Run:
     def span(self, i: int, j: int) -> tuple[int, int]:
         return self.groups[i][0], self.groups[j][1]
 
+    def apart(self, i: int, j: int, joiner: str = "") -> bool:
+        """Are groups i..j set off from their neighbours in the run by white space, and not by
+        `joiner`, their own separator ("536 90 4399" is no SSN inside "12 536 90 4399")?"""
+        seps = self.seps
+        for k in (i - 1, j):
+            if 0 <= k < len(seps) and (seps[k] == joiner or not seps[k].isspace()):
+                return False
+        return True
+
 
 def alnum_left(text: str, pos: int, limit: int = 64) -> int:
     """Start of the run of ASCII letters and digits that ends at `pos` (at most `limit` back)."""

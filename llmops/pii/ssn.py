@@ -49,16 +49,10 @@ def find_ssn(text: str, run: Run) -> list[Hit]:
             base = DASHED if inner == "-" else SPACED
         else:
             continue
-        if not _apart(seps, i, j, inner):
+        if not run.apart(i, j, inner):
             continue
         a, b = run.span(i, j)
         digits = text[a:b].replace(inner, "") if inner else text[a:b]
         if ssn_ok(digits) and len(set(digits)) > 1:
             hits.append(Hit(US_SSN, a, b, CONTEXT.score(base, text, a, b)))
     return hits
-
-
-def _apart(seps: list[str], i: int, j: int, inner: str) -> bool:
-    """Groups i..j are set off from their neighbours by white space, not by their own joiner."""
-    around = ([seps[i - 1]] if i > 0 else []) + ([seps[j]] if j < len(seps) else [])
-    return all(sep != inner and sep.isspace() for sep in around)
