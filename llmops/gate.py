@@ -69,20 +69,14 @@ def read_results(path: str | Path) -> Results:
         raise InputError(f"{path}:{exc.lineno}: results are not valid JSON: {exc.msg}") from exc
     error = best_match(_validator().iter_errors(data))
     if error is not None:
-        where = _json_path(error.absolute_path)
-        raise InputError(f"{path}: results do not match the schema at {where}: {error.message}")
+        raise InputError(
+            f"{path}: results do not match the schema at {error.json_path}: {error.message}"
+        )
     return Results(data=data, path=path, digest=hashlib.sha256(raw).hexdigest())
 
 
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(load_schema("results"))
-
-
-def _json_path(parts: Iterable[Any]) -> str:
-    out = "$"
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
 
 
 @dataclass(frozen=True)
