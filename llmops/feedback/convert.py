@@ -11,11 +11,8 @@ edits and comments survive, and records converted once are marked `converted` in
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +23,7 @@ from llmops.errors import InputError
 from llmops.feedback.keyterms import key_terms
 from llmops.feedback.records import is_positive, parse_timestamp, short_hash
 from llmops.feedback.store import FeedbackStore
+from llmops.fileio import write_atomic
 
 CATEGORY_CHECK: dict[str, dict[str, Any]] = {
     "pii_leak": {"no_pii": True},
@@ -196,7 +194,7 @@ def _merge_write(path: Path, cases: list[dict[str, Any]]) -> None:
     problems = _case_file_errors(yaml.safe_load(new_text))
     if problems:  # a bug, not bad input: never write a file the evals would reject
         raise RuntimeError(f"{path}: generated cases are invalid: {'; '.join(problems)}")
-    _atomic_write(path, new_text)
+    write_atomic(path, new_text)
 
 
 def _append_text(text: str, cases: list[dict[str, Any]]) -> str | None:
@@ -257,22 +255,6 @@ def _case_file_errors(data: Any) -> list[str]:
     ]
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 # --- training data --------------------------------------------------------------------------
 
 FORMATS = ("chat-jsonl", "preference-jsonl")
@@ -327,4 +309,4 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], out: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        _atomic_write(Path(out), text)
+        write_atomic(Path(out), text)
