@@ -16,22 +16,6 @@ from llmops.targets import ERROR_TYPES
 
 STATUSES = ("ok", "error", "empty")
 
-#: The fields every event has (the schema's `required`); the summariser needs no others.
-REQUIRED_FIELDS = (
-    "timestamp",
-    "event_id",
-    "conversation_id",
-    "chatbot_version",
-    "target",
-    "latency_ms",
-    "status",
-    "error_type",
-    "slow",
-    "pii_types",
-    "prompt_redacted",
-    "response_redacted",
-)
-
 #: Placeholder when redaction itself failed: better no text than raw text.
 UNREDACTABLE = "<REDACTION_FAILED>"
 

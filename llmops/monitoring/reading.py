@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from llmops.monitoring.events import REQUIRED_FIELDS, STATUSES
+from llmops.monitoring.events import STATUSES
+from llmops.schemas import load_schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 
 class _Event(msgspec.Struct, gc=False):
-    """What the summary reads of an event; the texts are only checked to be present."""
+    """What the summary reads of an event: the fields the schema requires (the texts only
+    checked to be present) and two optional ones."""
 
     timestamp: str
     event_id: str
@@ -48,7 +50,6 @@ class _Event(msgspec.Struct, gc=False):
     model: str | None = msgspec.field(default=None, name="gen_ai.request.model")
 
 
-_REQUIRED = frozenset(REQUIRED_FIELDS)
 #: Events decoded before their columns are taken out: small enough to stay in the CPU cache.
 _CHUNK = 4096
 
@@ -259,7 +260,7 @@ def _why_bad(raw: bytes) -> str | None:
         return f"not JSON: {_short(exc)}"
     if not isinstance(d, dict):
         return f"not a JSON object but {type(d).__name__}"
-    missing = _REQUIRED - d.keys()
+    missing = set(load_schema("monitoring_event")["required"]) - d.keys()
     if missing:
         return f"event is missing {', '.join(sorted(missing))}"
     try:
