@@ -261,7 +261,7 @@ class Decision:
             props["title"] = f"llmops {rec['severity']} {rec['check']} {rec['outcome']}"
             head = ",".join(f"{k}={_escape_property(v)}" for k, v in props.items())
             text = f"{rec['case_id']} {rec['check']}: {_message(rec)}"
-            out.append(f"::error {head}::{_escape_data(text)}")
+            out.append(f"::error {head}::{escape_data(text)}")
         return out
 
 
@@ -495,10 +495,11 @@ def _relative(file: str, root: Path | None, base: Path | None = None) -> str:
     return path.as_posix()
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
+    """Text safe as the data of a GitHub workflow command (`::error ...::<data>`)."""
     # The escaping GitHub's runner undoes for workflow command data (toolkit's `escapeData`).
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")

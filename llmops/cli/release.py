@@ -93,7 +93,7 @@ def _gate(args: argparse.Namespace) -> int:
         # Fail closed, and say so where the reader of a CI run will look.
         _step_summary(f"## ❌ llmops gate: no decision\n\n{exc}\n\n")
         if annotate:
-            print(f"::error title=llmops gate::{_escape(str(exc))}", file=sys.stderr)
+            print(f"::error title=llmops gate::{gate.escape_data(str(exc))}", file=sys.stderr)
         raise
     decision = gate.evaluate(results, policy, baseline)
     if args.json:
@@ -196,17 +196,7 @@ def _step_summary(markdown: str) -> None:
 
 
 def _repo_root(start: Path) -> Path:
-    import subprocess
+    from llmops.release import Git
 
-    proc = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"],
-        cwd=start,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = Git(start).call("rev-parse", "--show-toplevel")
     return Path(proc.stdout.strip()) if proc.returncode == 0 else start
-
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
