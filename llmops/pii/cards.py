@@ -150,10 +150,10 @@ def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
     if digit is not None:
         seg = seg[len(seg) - digit.start() :]
     seq = phrase(seg)
-    found = cue.last(seq)
-    if found is None:
+    after = cue.last(seq)
+    if after is None:
         return False
-    between = " ".join(seq[len(seq) - found[0] :]).replace("on the back", "")
+    between = " ".join(seq[len(seq) - after :]).replace("on the back", "")
     return all(w in _LINKS for w in between.split())
 
 

@@ -94,45 +94,43 @@ def phrase(text: str) -> Words:
 
 
 class Phrases:
-    """A set of phrases (word sequences) with a value each, found by their first word."""
+    """A set of phrases (word sequences), found by their first word."""
 
     __slots__ = ("first",)
 
-    def __init__(self, items: Iterable[tuple[str, int]]) -> None:
-        first: dict[str, list[tuple[Words, int]]] = {}
-        for text, value in items:
+    def __init__(self, phrases: Iterable[str]) -> None:
+        first: dict[str, list[Words]] = {}
+        for text in phrases:
             seq = phrase(text)
             if seq:
-                first.setdefault(seq[0], []).append((seq, value))
+                first.setdefault(seq[0], []).append(seq)
         for options in first.values():
-            options.sort(key=lambda o: len(o[0]), reverse=True)  # longest first
+            options.sort(key=len, reverse=True)  # longest first
         self.first = first
 
-    def last(self, words: Words) -> tuple[int, int] | None:
-        """The cue ending nearest the end of `words` (the longest if tied), as (number of words
-        after it, value)."""
-        best: tuple[int, int, int] | None = None  # (words after, -length, value)
+    def last(self, words: Words) -> int | None:
+        """How many words follow the phrase ending nearest the end of `words` (None if none)."""
+        best: int | None = None
         n = len(words)
         first = self.first
         for i in range(n - 1, -1, -1):
-            if best is not None and n - 1 - i > best[0] + 3:
+            if best is not None and n - 1 - i > best + 3:
                 break  # no phrase is long enough to end nearer than the best one
             options = first.get(words[i])
             if not options:
                 continue
-            for seq, value in options:
+            for seq in options:
                 k = len(seq)
                 if i + k <= n and (k == 1 or words[i : i + k] == seq):
-                    key = (n - (i + k), -k, value)
-                    if best is None or key[:2] < best[:2]:
-                        best = key
+                    if best is None or n - (i + k) < best:
+                        best = n - (i + k)
                     break
-        return None if best is None else (best[0], best[2])
+        return best
 
 
 def words(*phrases: str) -> Phrases:
     """Cues without polarity (such as "CVV" right before a code)."""
-    return Phrases((p, 1) for p in phrases)
+    return Phrases(phrases)
 
 
 class Context:
