@@ -16,6 +16,7 @@ import yaml
 
 from llmops.cli import main
 from llmops.feedback import records as R
+from tests.feedback_helpers import make_project, stored
 
 PYPROJECT = """
 [tool.llmops]
@@ -28,14 +29,7 @@ retries = 0
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def stored(project: Path) -> list[dict]:
-    path = project / "feedback" / "feedback.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return make_project(tmp_path, monkeypatch, PYPROJECT)
 
 
 def test_no_terminal_and_no_answers_is_bad_input(project, capsys, monkeypatch):

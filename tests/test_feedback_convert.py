@@ -15,6 +15,7 @@ from llmops.feedback import records as R
 from llmops.feedback.convert import build_case, training_rows
 from llmops.feedback.store import FeedbackStore
 from llmops.runner import Exchange
+from tests.feedback_helpers import make_project
 
 PYPROJECT = """
 [tool.llmops]
@@ -64,11 +65,9 @@ LATER = fb(
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     (tmp_path / "cases").mkdir()
     (tmp_path / "cases" / "cards.yaml").write_text(HAND_WRITTEN)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return make_project(tmp_path, monkeypatch, PYPROJECT)
 
 
 def store_of(project: Path, *recs: dict) -> FeedbackStore:

@@ -11,6 +11,7 @@ from llmops.cli import main
 from llmops.feedback import from_results
 from llmops.feedback import records as R
 from llmops.feedback.store import FeedbackStore
+from tests.feedback_helpers import make_project, stored
 
 PYPROJECT = """
 [tool.llmops]
@@ -25,14 +26,7 @@ allow = ["+1 800 555 0199"]
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def stored(project: Path) -> list[dict]:
-    path = project / "feedback" / "feedback.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return make_project(tmp_path, monkeypatch, PYPROJECT)
 
 
 def test_import_json_array_reports_invalid_records_and_exits_1(project, capsys):
