@@ -30,6 +30,8 @@ from pathlib import Path
 from faker import Faker
 from phonenumbers import Leniency, PhoneNumberMatcher
 
+from llmops.fileio import write_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "pii" / "corpus.jsonl"
 SEED = 20240603
@@ -243,6 +245,8 @@ def _base58check(payload: bytes) -> str:
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
+# bech32 written here again on purpose, not taken from llmops.pii.checksums: labels come from
+# construction, so an error in the detector's checksum must not make the corpus agree with it.
 _BECH = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
@@ -621,12 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=OUT)
     args = parser.parse_args(argv)
     records = generate(args.n, args.seed)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(args.output)
+    write_atomic(args.output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     size = args.output.stat().st_size
     print(f"wrote {len(records)} texts, {size / 1e6:.2f} MB to {args.output}", file=sys.stderr)
     return 0
