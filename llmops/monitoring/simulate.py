@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from llmops.monitoring.events import new_id
+from llmops.monitoring.events import new_id, status_of
 from llmops.monitoring.wrapper import Monitor, MonitoredTarget
 from llmops.runner import RetryPolicy
 from llmops.targets import Message, Target
@@ -232,10 +232,7 @@ async def run_traffic(
                 history.append({"role": "assistant", "content": ex.response or ""})
                 result.requests += 1
                 result.kinds[turn.kind] += 1
-                status = (
-                    "error" if ex.error_type else ("ok" if (ex.response or "").strip() else "empty")
-                )
-                result.statuses[status] += 1
+                result.statuses[status_of(ex.response, ex.error_type)] += 1
 
     start = time.perf_counter()
     await asyncio.gather(*(converse(c) for c in Traffic(seed).conversations(requests)))

@@ -308,21 +308,6 @@ def monitored(
                 f"llmops monitoring is off for {name}: {type(err).__name__}: {err}", key=name
             )
 
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            started, t0 = time.time(), time.perf_counter()
-            try:
-                result = await func(*args, **kwargs)
-            except Exception as exc:
-                log(args, kwargs, started, t0, exc=exc)
-                raise
-            log(args, kwargs, started, t0, result=result)
-            return result
-
-        return async_wrapper
-
     async def finish(awaitable: Any, args: Any, kwargs: Any, started: float, t0: float) -> Any:
         try:
             result = await awaitable
@@ -340,11 +325,18 @@ def monitored(
         except Exception as exc:
             log(args, kwargs, started, t0, exc=exc)
             raise
-        if inspect.isawaitable(result):  # an object with an async __call__, a partial...
+        if inspect.isawaitable(result):  # an async function, an async __call__, a partial...
             return finish(result, args, kwargs, started, t0)
         log(args, kwargs, started, t0, result=result)
         return result
 
+    if inspect.iscoroutinefunction(func):  # stay one, for callers that check
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await wrapper(*args, **kwargs)
+
+        return async_wrapper
     return wrapper
 
 
