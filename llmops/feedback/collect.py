@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from llmops.errors import InputError
+from llmops.feedback.ingest import read_results_file
 from llmops.feedback.records import (
     CATEGORIES,
     Redact,
@@ -230,13 +231,8 @@ def _pick_event(events: list[dict[str, Any]], answers: Answers) -> dict[str, Any
 def results_exchange(path: Path, case_id: str) -> Exchange:
     """The exchange of case `case_id` in a results file, its first failed check suggesting the
     category."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
-    rows = [r for r in (data.get("results") or ()) if r.get("case_id") == case_id]
+    data = read_results_file(path)
+    rows = [r for r in data["results"] if r.get("case_id") == case_id]
     if not rows:
         raise InputError(f"{path}: no results for case {case_id}")
     failed = [r for r in rows if r.get("outcome") in ("failed", "error")]

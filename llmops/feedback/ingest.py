@@ -136,6 +136,15 @@ def from_results(
 
 
 def from_results_file(path: Path, store_path: Path, *, redact: Redact | None = None) -> int:
+    return from_results(read_results_file(path), store_path, redact=redact)
+
+
+def read_results_file(path: Path) -> dict[str, Any]:
+    """A results document (`reports/results.json`); InputError naming the file if it is not one.
+
+    Only its shape is checked, not the schema (`llmops.gate.read_results`): feedback takes what
+    it can from any run, a gate must refuse what it cannot vouch for.
+    """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -144,4 +153,4 @@ def from_results_file(path: Path, store_path: Path, *, redact: Redact | None = N
         raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise InputError(f"{path}: not an llmops results file (no `results` list)")
-    return from_results(data, store_path, redact=redact)
+    return data
