@@ -7,14 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from llmops import gate, release
 from llmops.cli import main
-from llmops.schemas import load_schema
+from tests.test_gate import record, results, write
 
 PYPROJECT = """\
 [tool.llmops.gate]
@@ -92,61 +90,23 @@ def repo(clone, monkeypatch: pytest.MonkeyPatch) -> Path:
 # -- results
 
 
-def results_file(
-    path: Path, sha: str, ok: bool = True, dirty: bool = False, p95: float = 400.0
-) -> Path:
-    records = [_record(f"case-{i}", "passed") for i in range(10)]
+def results_file(path: Path, sha: str, ok: bool = True, dirty: bool = False) -> Path:
+    """Results of commit `sha`: ten passing checks, and a failing critical case unless `ok`."""
+    records = [record(f"case-{i}", file="cases/bank.yaml", line=4) for i in range(10)]
     if not ok:
-        records.append(_record("balance", "failed", severity="critical", check="refuses"))
-    counted = len(records)
-    passed = sum(r["outcome"] == "passed" for r in records)
-    data: dict[str, Any] = {
-        "schema_version": 1,
-        "run": {
-            "id": f"run-{sha[:7]}",
-            "started_at": "2026-01-01T00:00:00Z",
-            "finished_at": "2026-01-01T00:00:09Z",
-            "git_commit": sha,
-            "git_branch": "main",
-            "git_dirty": dirty,
-            "target": "reference",
-            "cases_digest": "c" * 64,
-            "llmops_version": "0.1.0",
-        },
-        "summary": {
-            "cases": counted,
-            "checks": counted,
-            "passed": passed,
-            "failed": counted - passed,
-            "errors": 0,
-            "pass_rate": passed / counted,
-            "latency_ms": {"p50": p95 / 2, "p95": p95, "p99": p95, "max": p95},
-        },
-        "results": records,
-    }
-    Draft202012Validator(load_schema("results")).validate(data)
-    path.write_text(json.dumps(data))
-    return path
-
-
-def _record(
-    case_id: str, outcome: str, severity: str = "major", check: str = "not_empty"
-) -> dict[str, Any]:
-    return {
-        "case_id": case_id,
-        "file": "cases/bank.yaml",
-        "line": 4,
-        "suite": "bank",
-        "tags": [],
-        "severity": severity,
-        "check": check,
-        "outcome": outcome,
-        "message": "did not refuse" if outcome == "failed" else "ok",
-        "latency_ms": 100.0,
-        "error_type": None,
-        "response_excerpt": None,
-        "findings": [],
-    }
+        records.append(
+            record(
+                "balance",
+                "refuses",
+                "failed",
+                "critical",
+                file="cases/bank.yaml",
+                line=4,
+                message="did not refuse",
+            )
+        )
+    data = results(records, p95=400.0, id=f"run-{sha[:7]}", git_commit=sha, git_dirty=dirty)
+    return write(path, data)
 
 
 def tags(repo: Path) -> dict[str, str]:
