@@ -118,6 +118,7 @@ def simulate(args: argparse.Namespace) -> int:
 def summarize(args: argparse.Namespace) -> int:
     from llmops.config import load_config
     from llmops.errors import InputError
+    from llmops.monitoring.logfiles import JSONL_NAME
     from llmops.monitoring.reading import BadLine, log_files, read_events
     from llmops.monitoring.summary import (
         DEFAULT_ALERT_MIN_REQUESTS,
@@ -139,7 +140,7 @@ def summarize(args: argparse.Namespace) -> int:
             raise InputError(f"{missing[0]}: no such file")
         paths = list(args.logs)
     else:
-        default = _relative(cfg.logs / "monitoring.jsonl")  # reports read logs/x.jsonl:17
+        default = _relative(cfg.logs / JSONL_NAME)  # reports read logs/x.jsonl:17
         paths = log_files(default)
         if not paths:
             raise InputError(f"{default}: no such file (run llmops monitor simulate, or give LOG)")
