@@ -13,10 +13,9 @@ import pytest
 from llmops.chatbot.server import create_app, serve_in_thread
 from llmops.cli import main
 from llmops.monitoring.simulate import Traffic, _luhn_check_digit
+from llmops.schemas import load_schema
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[1] / "llmops/schemas/monitoring_event.schema.json").read_text()
-)
+SCHEMA = load_schema("monitoring_event")
 
 
 def read(logs: Path) -> list[dict]:

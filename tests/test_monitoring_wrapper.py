@@ -15,11 +15,10 @@ from llmops.monitoring import Monitor, MonitoredTarget, classify_exception, conv
 from llmops.monitoring.events import build_event, to_text_line
 from llmops.monitoring.logfiles import RotatingFile
 from llmops.runner import RetryPolicy
+from llmops.schemas import load_schema
 from llmops.targets import TargetError, make_target
 
-SCHEMA = json.loads(
-    (Path(__file__).parents[1] / "llmops/schemas/monitoring_event.schema.json").read_text()
-)
+SCHEMA = load_schema("monitoring_event")
 VALIDATOR = jsonschema.Draft202012Validator(
     SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
