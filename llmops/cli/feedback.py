@@ -135,9 +135,7 @@ def _collect(args: argparse.Namespace) -> int:
         if args.from_log:
             return c.log_exchange(args.from_log, answers, event_id=args.event, last=args.last)
         if args.from_results:
-            case = args.case or (answers.ask("case", "Case id") if answers.interactive else None)
-            if not case and isinstance(answers, c.FileAnswers):
-                case = answers.get("case")
+            case = args.case or answers.ask("case", "Case id")  # typed, or from the answers file
             if not case:
                 raise InputError("feedback collect: --from-results needs --case ID")
             return c.results_exchange(args.from_results, str(case))

@@ -84,9 +84,6 @@ class FileAnswers:
     def say(self, text: str = "") -> None:
         print(text, file=self._out)
 
-    def get(self, key: str) -> Any:
-        return self._entry.get(key)
-
 
 def load_answers(path: Path) -> list[dict[str, Any]]:
     """The answers file: one object, or a list of objects (one record each)."""
@@ -174,7 +171,8 @@ def log_exchange(
     events = read_events(path)
     if not events:
         raise InputError(f"{path}: no monitoring events in it")
-    event_id = event_id or _opt_str(answers, "event")
+    if not event_id and not answers.interactive:  # an answers file may name the event
+        event_id = str(answers.ask("event", "Event")) or None
     if event_id:
         found = [e for e in events if str(e.get("event_id")) == event_id]
         if not found:
@@ -371,13 +369,6 @@ def session(
             if not again(answers):
                 break
     return saved
-
-
-def _opt_str(answers: Answers, key: str) -> str | None:
-    if answers.interactive or not isinstance(answers, FileAnswers):
-        return None
-    value = answers.get(key)
-    return str(value) if value is not None else None
 
 
 def _str_or_none(value: Any) -> str | None:
