@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 
 from llmops.cases import Case
@@ -34,16 +34,18 @@ class Verdict:
 
 @dataclass
 class Context:
-    """What checks need beyond the case: the PII detector configured for this run."""
+    """What checks need beyond the case: the PII detector of this run. Give it ready-made (an
+    eval run passes `llmops.pii.detector_from_config(config)`), or the allowlist and regions."""
 
     pii_allow: tuple[str, ...] = ()
     pii_regions: tuple[str, ...] | None = None
+    detector: Any = None
 
-    @cached_property
-    def detector(self) -> Any:
-        from llmops.pii import get_detector
+    def __post_init__(self) -> None:
+        if self.detector is None:
+            from llmops.pii import get_detector
 
-        return get_detector(allow=self.pii_allow, regions=self.pii_regions)
+            self.detector = get_detector(allow=self.pii_allow, regions=self.pii_regions)
 
 
 CheckFn = Callable[[Case, Exchange, Context], Verdict]

@@ -76,10 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # Reports by default, so `pytest evals/` alone leaves the evidence behind.
     opt = config.option
     if hasattr(opt, "htmlpath") and not opt.htmlpath:
-        opt.htmlpath = str(session.reports / "report.html")
+        opt.htmlpath = str(session.cfg.reports / "report.html")
         opt.self_contained_html = True
     if not getattr(opt, "xmlpath", None):
-        opt.xmlpath = str(session.reports / "junit.xml")
+        opt.xmlpath = str(session.cfg.reports / "junit.xml")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(), "llmops-html")
 
@@ -123,16 +123,14 @@ class EvalSession:
         )
         self.explicit_concurrency = opt("concurrency") is not None
         self.repeat = max(1, opt("repeat"))
-        self.reports = self.cfg.reports
         self.results_path = self.cfg.resolve(opt("results")) if opt("results") else (
-            self.reports / "results.json"
+            self.cfg.reports / "results.json"
         )
         self.feedback = not opt("no_feedback")
         self.pytest_config = config
-        self.ctx = checks.Context(
-            pii_allow=self.cfg.pii_allow,
-            pii_regions=tuple(self.cfg.pii["regions"]) if self.cfg.pii.get("regions") else None,
-        )
+        from llmops.pii import detector_from_config  # lazily: only eval runs need it
+
+        self.ctx = checks.Context(detector=detector_from_config(self.cfg))
         self.target_name = public_target(self.cfg.target)
         self.chatbot_version: str | None = None
         self.concurrency_used = self.cfg.concurrency
