@@ -3,6 +3,12 @@
 Endpoints: `POST /v1/chat/completions` (non-streaming, and `stream: true` as server-sent events
 ending with `data: [DONE]`, both with `usage` token counts), `GET /v1/models`, `GET /healthz`.
 
+A `backend: llm` version generates on its engine's worker thread, so the event loop stays free
+for other requests; streamed, every piece goes out as the model writes it (a guarded version
+releases redacted sentences, see `llm.StreamGuard`), `usage` holds the model's token counts,
+`finish_reason` is "length" when the answer hit `max_tokens`, and a client that disconnects
+mid-stream stops the generation at the next token.
+
 For tests and benchmarks every chat completion can be delayed (`latency_ms` ± `jitter_ms`, a
 non-blocking sleep) and, with probability `fault_rate` (a seeded RNG, so a run can be replayed),
 fail in one of these ways:
@@ -32,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,25 +262,29 @@ def create_app(
                                 media_type="text/event-stream")
             return Response(b'{"id": "chatcmpl-x", "choices": [{"message": <html>oops',
                             media_type="application/json")
-        if bot.llm is not None and kind != "empty":  # a language model: generated off the loop
-            from llmops.chatbot.llm_server import completion_response
-
-            return await completion_response(bot.llm, messages, stream=stream,
-                                             model=model or model_id)
-        answer = "" if kind == "empty" else bot.reply(messages)
-        usage = {
-            "prompt_tokens": sum(count_tokens(m["content"]) for m in messages),
-            "completion_tokens": count_tokens(answer),
-        }
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         name = model or model_id
-        if stream:
-            return StreamingResponse(
-                _sse(completion_id, name, answer, usage),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache"},
-            )
+        if bot.llm is not None and kind != "empty":
+            # A language model: generated on the engine's worker thread, off the loop, its
+            # usage and finish reason known once it is done.
+            from llmops.chatbot.llm import Generation
+
+            done: list[Generation] = []
+
+            def outcome() -> tuple[str, dict[str, int]]:
+                gen = done[0] if done else Generation()
+                return ("length" if gen.finish_reason == "length" else "stop"), gen.usage
+
+            if stream:
+                return _stream(completion_id, name,
+                               bot.llm.astream(messages, on_done=done.append), outcome)
+            answer = await bot.llm.areply(messages, on_done=done.append)
+            finish, usage = outcome()
+        else:
+            answer = "" if kind == "empty" else bot.reply(messages)
+            finish, usage = "stop", _count_usage(messages, answer)
+            if stream:
+                return _stream(completion_id, name, _words(answer), lambda: (finish, usage))
         return JSONResponse({
             "id": completion_id,
             "object": "chat.completion",
@@ -283,7 +293,7 @@ def create_app(
             "choices": [{
                 "index": 0,
                 "message": {"role": "assistant", "content": answer},
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }],
             "usage": usage,
         })
@@ -310,8 +320,30 @@ def create_app(
     return app
 
 
-async def _sse(completion_id: str, model: str, answer: str, usage: dict[str, int],
-               ) -> AsyncIterator[str]:
+def _count_usage(messages: list[dict[str, str]], answer: str) -> dict[str, int]:
+    usage = {
+        "prompt_tokens": sum(count_tokens(m["content"]) for m in messages),
+        "completion_tokens": count_tokens(answer),
+    }
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return usage
+
+
+async def _words(answer: str) -> AsyncIterator[str]:
+    for piece in re.findall(r"\s*\S+", answer):
+        yield piece
+
+
+def _stream(completion_id: str, model: str, pieces: AsyncIterable[str],
+            outcome: Callable[[], tuple[str, dict[str, int]]]) -> StreamingResponse:
+    """The answer as server-sent events, a piece each as `pieces` yields them; `outcome` gives
+    the (finish_reason, usage) of the last event once the pieces are all out."""
+    return StreamingResponse(_sse(completion_id, model, pieces, outcome),
+                             media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def _sse(completion_id: str, model: str, pieces: AsyncIterable[str],
+               outcome: Callable[[], tuple[str, dict[str, int]]]) -> AsyncIterator[str]:
     base = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
             "model": model}
 
@@ -320,9 +352,10 @@ async def _sse(completion_id: str, model: str, answer: str, usage: dict[str, int
         return f"data: {json.dumps({**base, 'choices': [choice], **extra})}\n\n"
 
     yield event({"role": "assistant", "content": ""})
-    for piece in re.findall(r"\s*\S+", answer):
+    async for piece in pieces:
         yield event({"content": piece})
-    yield event({}, "stop", usage=usage)
+    finish, usage = outcome()
+    yield event({}, finish, usage=usage)
     yield "data: [DONE]\n\n"
 
 
