@@ -44,10 +44,9 @@ class Run:
         seps = [text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
         return cls(start, end, groups, seps, sum(b - a for a, b in groups))
 
-    def digits(self, text: str, i: int = 0, j: int | None = None) -> str:
-        """The digits of groups i..j (inclusive; default all)."""
+    def digits(self, text: str, i: int, j: int) -> str:
+        """The digits of groups i..j (inclusive)."""
         groups = self.groups
-        j = len(groups) - 1 if j is None else j
         if i == j:
             a, b = groups[i]
             return text[a:b]

@@ -226,8 +226,7 @@ class Detector:
                 if codes is None and e - s >= 3:
                     codes = cards.has_code_cue(text)
                 if codes and e - s >= 3:
-                    found = cards.find_codes(text, Run.of(text, s, e))
-                    hits += [h for h in found if h.type in want]
+                    hits += cards.find_codes(text, Run.of(text, s, e))
                 continue
             run = Run.of(text, s, e)
             if codes is None and run.ndigits <= 6:
@@ -259,7 +258,7 @@ class Detector:
                 return b
         return None
 
-    def _run(self, text: str, run: Run, codes: bool = True) -> list[Hit]:
+    def _run(self, text: str, run: Run, codes: bool) -> list[Hit]:
         want = self.entities
         nd = run.ndigits
         body = text[run.start : run.end]
@@ -278,7 +277,7 @@ class Detector:
         if US_BANK_NUMBER in want and 8 <= nd <= 17:
             hits += bank.find_account(text, run)
         if codes and 3 <= nd <= 6:
-            hits += [h for h in cards.find_codes(text, run) if h.type in want]
+            hits += cards.find_codes(text, run)
         if PHONE_NUMBER in want and nd >= 7:
             sure = any(h.score >= _SURE and h.start <= run.start and h.end >= run.end for h in hits)
             if not sure:
