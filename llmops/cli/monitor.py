@@ -160,12 +160,11 @@ def summarize(args: argparse.Namespace) -> int:
         raise InputError(f"{', '.join(map(str, paths))}: no valid event to summarise")
     if args.since:
         table = filter_since(table, args.since)
-    summary = make_summary(
-        table,
-        by=by,
-        rules=rules,
-        alert_min_requests=int(cfg.monitor.get("alert_min_requests", DEFAULT_ALERT_MIN_REQUESTS)),
-    )
+    try:
+        min_requests = int(cfg.monitor.get("alert_min_requests", DEFAULT_ALERT_MIN_REQUESTS))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"[tool.llmops.monitor] alert_min_requests: {exc}") from exc
+    summary = make_summary(table, by=by, rules=rules, alert_min_requests=min_requests)
     if args.json:
         print(json.dumps(to_json(summary), indent=2, ensure_ascii=False))
     else:
