@@ -14,6 +14,7 @@ from pathlib import Path
 from llmops.feedback import from_results, records
 from llmops.feedback.ingest import import_file
 from llmops.feedback.store import FeedbackStore
+from llmops.pii import get_detector
 
 
 def timed(label: str, fn, repeat: int = 1) -> float:
@@ -52,7 +53,7 @@ def main() -> None:
     print(f"import llmops.feedback (cumulative us): {import_s.split('|')[1].strip()}")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        redact = records.make_redactor()
+        redact = get_detector().redact
         redact("warm up the detector: jane@example.org")
         for existing in (0, 1_000, 10_000):
             path = d / f"store-{existing}.jsonl"

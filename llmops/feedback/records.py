@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
@@ -199,13 +199,6 @@ def _unwanted_refusal(message: str) -> bool:
     refusal`) rather than that it answered what it should have refused."""
     m = message.lower()
     return any(s in m for s in ("expected an answer", "got a refusal", "unexpected refusal"))
-
-
-def make_redactor(allow: Iterable[str] = ()) -> Redact:
-    """`text -> text` with every PII finding replaced by `<ENTITY_TYPE>`, allowed values kept."""
-    from llmops.pii import get_detector
-
-    return get_detector(allow=tuple(allow)).redact
 
 
 def normalise(

@@ -40,10 +40,6 @@ class Snapshot:
     #: index into `lines` of each record, same order as `records`
     line_of: list[int] = field(default_factory=list)
 
-    @property
-    def ids(self) -> set[str]:
-        return {r["id"] for r in self.records if isinstance(r.get("id"), str)}
-
 
 @dataclass
 class AppendResult:
