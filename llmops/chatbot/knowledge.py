@@ -12,13 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rank_bm25 import BM25Okapi
 
 from llmops.chatbot.text import tokenize
 from llmops.errors import InputError
 from llmops.yamlio import read_yaml
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RESPONSE_KEYS = (
     "refuse_account_data",
@@ -111,37 +114,39 @@ class KnowledgeBase:
         exact = self._exact.get(tuple(sorted(set(tokens))))
         if exact is not None:
             return Match(self.topics[exact], float("inf"), 1.0, len(set(tokens)), exact=True)
-        known = [t for t in tokens if t in self._vocab]
-        if not known or self._index is None:
+        scores = self._scores(tokens)
+        if scores is None:
             return None
-        scores = self._index.get_scores(known)
         best = int(scores.argmax())  # the first of equal scores: the same answer on every run
-        if scores[best] <= 0:
-            return None
-        i = self._doc_topic[best]
-        words = self._topic_words[i]
-        hits = {t for t in tokens if t in words}
-        coverage = sum(t in hits for t in tokens) / len(tokens)
-        return Match(self.topics[i], float(scores[best]), coverage, len(hits))
+        return self._match(best, scores[best], tokens) if scores[best] > 0 else None
 
     def ranked(self, text: str, k: int) -> list[Match]:
         """The `k` best topics for `text` by BM25 score, each once (the LLM backend's context)."""
         tokens = tokenize(text)
-        known = [t for t in tokens if t in self._vocab]
-        if not known or self._index is None or k < 1:
+        if k < 1 or (scores := self._scores(tokens)) is None:
             return []
-        scores = self._index.get_scores(known)
         out: list[Match] = []
         for doc in sorted(range(len(scores)), key=lambda d: -scores[d]):  # stable on ties
-            i = self._doc_topic[doc]
             if scores[doc] <= 0 or len(out) >= k:
                 break
-            if any(m.topic is self.topics[i] for m in out):
+            if any(m.topic is self.topics[self._doc_topic[doc]] for m in out):
                 continue
-            hits = {t for t in tokens if t in self._topic_words[i]}
-            coverage = sum(t in hits for t in tokens) / len(tokens)
-            out.append(Match(self.topics[i], float(scores[doc]), coverage, len(hits)))
+            out.append(self._match(doc, scores[doc], tokens))
         return out
+
+    def _scores(self, tokens: list[str]) -> np.ndarray | None:
+        """BM25 scores of every document for `tokens`, or None when no word of them is known."""
+        known = [t for t in tokens if t in self._vocab]
+        if not known or self._index is None:
+            return None
+        return self._index.get_scores(known)
+
+    def _match(self, doc: int, score: float, tokens: list[str]) -> Match:
+        """The topic of document `doc` as a match for `tokens`."""
+        i = self._doc_topic[doc]
+        hits = {t for t in tokens if t in self._topic_words[i]}
+        coverage = sum(t in hits for t in tokens) / len(tokens)
+        return Match(self.topics[i], float(score), coverage, len(hits))
 
 
 def _text(value: Any, where: str) -> str:
