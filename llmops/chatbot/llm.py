@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops.chatbot.bot import MAX_TURN_CHARS, message_text, user_turns
 from llmops.errors import InputError
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ EXTRA_HINT = (
 )
 #: Roles passed on to the model; a caller's own system prompt never replaces the bank's.
 CONVERSATION_ROLES = ("user", "assistant")
-#: Characters of one message the model reads (as the retrieval bot does).
-MAX_TURN_CHARS = 4000
 #: Tokens the chat template adds around each message (`<|im_start|>role\n ... <|im_end|>\n`).
 TEMPLATE_TOKENS_PER_MESSAGE = 6
 
@@ -407,8 +406,6 @@ def conversation(messages: Sequence[Mapping[str, Any]] | str, history: int,
     version's system prompt rules), nothing after the last user turn, at most `history`
     earlier messages, each cut to MAX_TURN_CHARS and with chat-template control tokens
     defused."""
-    from llmops.chatbot.bot import message_text
-
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     convo: list[dict[str, str]] = []
@@ -448,8 +445,6 @@ class LLMResponder:
     def prompt(self, messages: Sequence[Mapping[str, Any]] | str) -> list[dict[str, str]] | None:
         """The model's messages (system prompt with facts, then the conversation), or None when
         the caller said nothing."""
-        from llmops.chatbot.bot import user_turns
-
         turns = user_turns(messages)
         if not turns:
             return None
