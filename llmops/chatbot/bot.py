@@ -110,8 +110,10 @@ class Chatbot:
         spec = self.version
         turns = [_IDENTIFIERS.sub(" ", t) for t in turns]  # numbers and e-mails are no topic
         match = self.kb.search(turns[-1])
-        if self._confident(match) or len(turns) == 1 or spec.context_turns <= 0:
-            return match if self._confident(match) else None
+        if self._confident(match):
+            return match
+        if len(turns) == 1 or spec.context_turns <= 0:
+            return None
         # A follow-up ("and how long does that take?") is read with what came before it.
         context = " ".join(turns[-1 - spec.context_turns :])
         match = self.kb.search(context)
