@@ -9,7 +9,7 @@ Only regions that pass get a matcher call, on the run's own window.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -133,13 +133,15 @@ class _Plan:
         if md is None:
             raise ValueError(f"unknown phone region {region!r}")
         parse = md.national_prefix_for_parsing
+        general = md.general_desc
+        assert general is not None and general.national_number_pattern, region
         return cls(
             region=region,
             cc=str(md.country_code),
             national_prefix=md.national_prefix or "",
             prefix_re=re.compile(parse) if parse else None,
-            lengths=frozenset(md.general_desc.possible_length or ()),
-            pattern=re.compile(md.general_desc.national_number_pattern),
+            lengths=frozenset(general.possible_length or ()),
+            pattern=re.compile(general.national_number_pattern),
             idd=re.compile(md.international_prefix) if md.international_prefix else None,
         )
 
@@ -181,7 +183,7 @@ class _Plan:
         if self.idd is None:
             return False
         m = self.idd.match(digits)
-        return bool(m) and 7 <= len(digits) - m.end() <= 15
+        return m is not None and 7 <= len(digits) - m.end() <= 15
 
 
 class PhoneFinder:
@@ -285,6 +287,7 @@ class PhoneFinder:
                 yield plan.region
 
 
+_matcher_verify: Callable[..., bool] | None
 try:  # the matcher's own VALID test, without the matcher's search (slow on any text)
     from phonenumbers.phonenumbermatcher import _verify as _matcher_verify
 except ImportError:  # pragma: no cover - a phonenumbers without it: run the matcher itself

@@ -29,8 +29,10 @@ class Format:
     url: bool = False
 
 
-def _f(name: str, prefix: str, shape: str, score: float = 0.9, **kw: bool) -> Format:
-    return Format(name, prefix, re.compile(shape), score, **kw)
+def _f(
+    name: str, prefix: str, shape: str, score: float = 0.9, mixed: bool = False, url: bool = False
+) -> Format:
+    return Format(name, prefix, re.compile(shape), score, mixed, url)
 
 
 FORMATS: tuple[Format, ...] = (
