@@ -13,13 +13,21 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from llmops.pii.detector import Detector
-from llmops.pii.finding import Finding
-from llmops.pii.phone import DEFAULT_REGIONS
-from llmops.pii.types import ALL_TYPES, FINANCIAL_TYPES, PII_TYPES
+# Before any other module of the package loads: a compiled build (llmops/pii/_native/, see
+# backend.py) goes first on __path__ only if it was made from exactly these sources for this
+# interpreter; else, or with LLMOPS_PII_PURE=1, the pure-Python modules load.
+from llmops.pii.backend import activate as _activate
+
+BACKEND: str = _activate(__path__)  # "compiled" or "python"
+
+from llmops.pii.detector import Detector  # noqa: E402
+from llmops.pii.finding import Finding  # noqa: E402
+from llmops.pii.phone import DEFAULT_REGIONS  # noqa: E402
+from llmops.pii.types import ALL_TYPES, FINANCIAL_TYPES, PII_TYPES  # noqa: E402
 
 __all__ = [
     "ALL_TYPES",
+    "BACKEND",
     "DEFAULT_REGIONS",
     "FINANCIAL_TYPES",
     "PII_TYPES",
