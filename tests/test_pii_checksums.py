@@ -116,3 +116,18 @@ def test_base58check() -> None:
 def test_eip55_vectors(address: str) -> None:
     assert eip55_checksummed(address)
     assert not eip55_checksummed(address.swapcase())
+
+
+def test_ipv4_octets_match_ipaddress() -> None:
+    import ipaddress
+
+    from llmops.pii.network import _octet_ok
+
+    octets = [str(i) for i in range(1000)] + ["0" + str(i) for i in range(100)] + ["00", "000"]
+    for o in octets:
+        try:
+            ipaddress.IPv4Address(f"{o}.1.1.1")
+            expected = True
+        except ValueError:
+            expected = False
+        assert _octet_ok(o) is expected, o

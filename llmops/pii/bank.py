@@ -127,7 +127,8 @@ def find_routing(text: str, run: Run) -> list[Hit]:
         if cue is None:
             cue = ROUTING_CONTEXT.nearest(text, run.start, run.end) > 0
         if cue:
-            hits.append(Hit(US_BANK_ROUTING, a, b, ROUTING_CONTEXT.score(base, text, a, b)))
+            score = ROUTING_CONTEXT.score(base, text, run.start, run.end)
+            hits.append(Hit(US_BANK_ROUTING, a, b, score))
     return hits
 
 

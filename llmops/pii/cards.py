@@ -106,7 +106,7 @@ def find_cards(text: str, run: Run) -> list[Hit]:
         a, b = run.span(i, best)
         short = any(gb - ga < 3 for ga, gb in groups[i : best + 1])
         base = UNBROKEN if best == i else (0.7 if short else GROUPED)
-        hits.append(Hit(CREDIT_CARD, a, b, CONTEXT.score(base, text, a, b)))
+        hits.append(Hit(CREDIT_CARD, a, b, CONTEXT.score(base, text, run.start, run.end)))
         i = best + 1
     return hits
 

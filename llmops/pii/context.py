@@ -27,25 +27,23 @@ _ABBREVIATIONS = frozenset(
 
 
 _BREAK = re.compile(r"[.!?;][ \u00a0]|\n")
-# The last break in a string, found in one call: the greedy ".*" backs off from the end, so the
-# first break it meets is the last one (bounded: windows are at most REACH_BEFORE long).
-_LAST_BREAK = re.compile(r".*(?:[.!?;][ \u00a0]|\n)", re.DOTALL)
+# The same on a reversed string: the first match there is the last break here, in one C call.
+_BREAK_REVERSED = re.compile(r"[ \u00a0][.!?;]|\n")
 
 
 def _break_before(s: str) -> int:
     """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
     A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
-    end = len(s)
-    while True:
-        m = _LAST_BREAK.match(s, 0, end)
-        if m is None:
-            return -1
-        i = m.end() - 1
-        if s[i] != "\n":
-            i -= 1
+    r = s[::-1]
+    last = len(s) - 1
+    m = _BREAK_REVERSED.search(r)
+    while m is not None:
+        at = m.start()
+        i = last - at if r[at] == "\n" else last - at - 1
         if s[i] != "." or not _abbreviation(s, i):
             return i
-        end = i  # an abbreviation's dot: look for the break before it
+        m = _BREAK_REVERSED.search(r, at + 2)  # an abbreviation's dot: the break before it
+    return -1
 
 
 def _break_after(s: str) -> int:

@@ -54,5 +54,6 @@ def find_ssn(text: str, run: Run) -> list[Hit]:
         a, b = run.span(i, j)
         digits = text[a:b].replace(inner, "") if inner else text[a:b]
         if ssn_ok(digits) and len(set(digits)) > 1:
-            hits.append(Hit(US_SSN, a, b, CONTEXT.score(base, text, a, b)))
+            # Context is the run's: no word stands inside a run, and its recognizers share it.
+            hits.append(Hit(US_SSN, a, b, CONTEXT.score(base, text, run.start, run.end)))
     return hits
