@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 import make_pii_corpus  # noqa: E402
 import presidio_anchor  # noqa: E402
 
-from llmops.pii import ALL_TYPES, Detector  # noqa: E402
+from llmops.pii import ALL_TYPES, BACKEND, Detector  # noqa: E402
 from llmops.pii.detector import clear_caches  # noqa: E402
 from llmops.pii.quality import Score, Span, evaluate, load_corpus, micro  # noqa: E402
 
@@ -180,7 +180,9 @@ def report(args: argparse.Namespace) -> int:
 
     print()
     rate = len(texts) / seconds
-    print(f"ours:     {ours_mbs:7.2f} MB/s  {rate:9.0f} texts/s  (best of {args.repeat})")
+    print(
+        f"ours:     {ours_mbs:7.2f} MB/s  {rate:9.0f} texts/s  ({BACKEND}, best of {args.repeat})"
+    )
     if theirs:
         _, p_seconds, p_texts = theirs
         p_mbs = size_mb(p_texts) / p_seconds
