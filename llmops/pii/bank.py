@@ -86,6 +86,7 @@ _NO_SEPARATORS = str.maketrans("", "", " \u00a0-")
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=64)
 def _iban_body(length: int) -> re.Pattern[str]:
     """`length` ASCII letters and digits, one space or dash allowed between two of them, and no
     letter or digit right after: one way to match, so linear."""

@@ -136,16 +136,16 @@ _LINKS = frozenset(
     "code number no num is was will be now set to changed reset new my your the as its it s of "
     "cvv cvc pin".split()
 )
-_HINT = re.compile(r"cvv|cvc|cid|csc|pin|code|verification", re.IGNORECASE)
+_HINT_WORDS = ("cvv", "cvc", "cid", "csc", "pin", "code", "verification")
 _DIGIT = re.compile(r"[0-9]")
 
 
 def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
     """Is there a cue right before `start`, with only link words in between?"""
     lo = max(0, start - reach)
-    if not _HINT.search(text, lo, start):
-        return False  # the common case: no cue word at all, nothing more to do
     seg = text[lo:start]
+    if not _hinted(seg.lower()):
+        return False  # the common case: no cue word at all, nothing more to do
     digit = _DIGIT.search(seg[::-1])  # nothing may stand between cue and code but words
     if digit is not None:
         seg = seg[len(seg) - digit.start() :]
@@ -160,13 +160,13 @@ def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
 CUE_SCORE = 0.85
 
 
-_HINT_WORDS = ("cvv", "cvc", "cid", "csc", "pin", "code", "verification")
-
-
 def has_code_cue(text: str) -> bool:
     """Could there be a CVV or PIN cue in the text? Plain substring tests: a case-insensitive
     regex alternation would try every branch at every position."""
-    low = text.lower()
+    return _hinted(text.lower())
+
+
+def _hinted(low: str) -> bool:
     return any(w in low for w in _HINT_WORDS)
 
 
