@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,9 +99,11 @@ def mypy_version() -> str:
 
 
 def _first_error(log: str) -> str:
+    """The line of the build's output that says what went wrong: mypy's or the C compiler's
+    "file:line: error: ...", setuptools' "error: command 'gcc' failed: ...", or an exception."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    for ln in lines:  # mypy's "file:line: error: ...", gcc's "error: ...", a Python exception
-        if "error" in ln.lower() and not ln.startswith(("$", "gcc", "cc ", "x86_64")):
+    for ln in lines:
+        if ": error:" in ln or ln.startswith("error:") or re.match(r"\w+(Error|Exception)\b", ln):
             return ln[:300]
     return lines[-1][:300] if lines else "no output"
 
@@ -211,7 +214,7 @@ def build(
     )
     reason = stale_reason(native_dir, pkg_dir)
     if reason is not None:  # a module was saved while we compiled: this build is not used
-        summary += f"; but {reason} meanwhile, so it is unused until the next build"
+        summary += f"; not used: {reason} (saved during the build), the next `make` builds again"
     return summary
 
 
