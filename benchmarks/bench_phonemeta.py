@@ -1,0 +1,150 @@
+"""Benchmark llmops.pii.phonemeta.valid against phonenumbers (phone._valid's exact path).
+
+    .venv/bin/python benchmarks/bench_phonemeta.py
+    .venv/bin/python benchmarks/bench_phonemeta.py --corpus tests/data/pii/corpus.jsonl -n 500
+
+Two sets of calls:
+- the detector's own: every `phone._valid(candidate, region)` call the detector makes on the
+  corpus (recorded by wrapping `phone._valid`, pure-Python build);
+- example-based: phonenumbers' example numbers of every type for the default regions, written
+  nationally, internationally, in E.164 and with dots and dashes, plus random digit strings.
+
+For each it prints the calls, the share the fast path leaves to phonenumbers (UNKNOWN), the
+disagreements with phonenumbers (must be 0), and microseconds per call, fast vs phonenumbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# The recording wraps phone._valid, a module global: only the pure-Python build looks it up.
+os.environ["LLMOPS_PII_PURE"] = "1"
+
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberFormat
+from phonenumbers.phonenumbermatcher import _verify
+
+from llmops.pii import Detector, phone
+from llmops.pii.phonemeta import UNKNOWN, Verdict, valid
+from llmops.pii.quality import load_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "data" / "pii" / "corpus.jsonl"
+Call = tuple[str, str]
+
+
+def slow(candidate: str, region: str) -> str | None:
+    """phone._valid's exact path, uncached."""
+    try:
+        num = phonenumbers.parse(candidate, region, keep_raw_input=True)
+    except phonenumbers.NumberParseException:
+        return None
+    if not _verify(Leniency.VALID, num, candidate, None):  # type: ignore[arg-type]
+        return None
+    return phonenumbers.format_number(num, PhoneNumberFormat.E164)
+
+
+def corpus_calls(path: Path, limit: int) -> list[Call]:
+    """The (candidate, region) calls the detector makes to phone._valid on the corpus."""
+    calls: list[Call] = []
+    original = phone._valid
+
+    def recording(candidate: str, region: str) -> str | None:
+        calls.append((candidate, region))
+        return original(candidate, region)
+
+    phone._valid = recording  # type: ignore[assignment]
+    try:
+        detector = Detector()
+        for i, (text, _) in enumerate(load_corpus(path)):
+            if limit and i >= limit:
+                break
+            detector._detect(text)
+    finally:
+        phone._valid = original
+    return calls
+
+
+def example_calls(seed: int) -> list[Call]:
+    rng = random.Random(seed)
+    formats = (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164)
+    calls: list[Call] = []
+    for region in phone.DEFAULT_REGIONS:
+        for kind in phonenumbers.PhoneNumberType.values():
+            num = phonenumbers.example_number_for_type(region, kind)
+            if num is None:
+                continue
+            for fmt in formats:
+                text = phonenumbers.format_number(num, fmt)
+                calls += [(text, region), (text.replace(" ", "-"), region)]
+                calls.append((text.replace(" ", "."), region))
+        for _ in range(100):
+            digits = "".join(rng.choices("0123456789", k=rng.randint(7, 15)))
+            calls.append((digits, region))
+    return calls
+
+
+def per_call(fn: Callable[[str, str], object], calls: list[Call], repeat: int) -> float:
+    """Best microseconds per call over `repeat` passes."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for candidate, region in calls:
+            fn(candidate, region)
+        best = min(best, time.perf_counter() - t0)
+    return best / max(len(calls), 1) * 1e6
+
+
+def report(name: str, calls: list[Call], repeat: int) -> int:
+    unique = list(dict.fromkeys(calls))
+    fast: list[Verdict] = [valid(c, r) for c, r in unique]
+    exact = [slow(c, r) for c, r in unique]
+    unknown = sum(1 for f in fast if f is UNKNOWN)
+    wrong = [
+        (call, f, e)
+        for call, f, e in zip(unique, fast, exact, strict=True)
+        if f is not UNKNOWN and f != e
+    ]
+    for call, f, e in wrong[:10]:
+        print(f"  DISAGREE {call!r}: fast {f!r}, phonenumbers {e!r}")
+    known = [call for call, f in zip(unique, fast, strict=True) if f is not UNKNOWN]
+    t_fast = per_call(valid, unique, repeat)
+    t_known = per_call(valid, known, repeat)
+    t_slow = per_call(slow, unique, max(1, repeat // 2))
+
+    def combined(candidate: str, region: str) -> str | None:
+        got = valid(candidate, region)
+        return slow(candidate, region) if got is UNKNOWN else got
+
+    t_combined = per_call(combined, unique, repeat)
+    valid_share = sum(1 for e in exact if e) / max(len(unique), 1)
+    print(f"{name}:")
+    print(f"  calls {len(calls)}, distinct {len(unique)}, VALID {valid_share:.1%}")
+    print(f"  fall back to phonenumbers (UNKNOWN): {unknown} ({unknown / max(len(unique), 1):.2%})")
+    print(f"  disagreements: {len(wrong)}")
+    print(f"  us/call: fast {t_fast:.2f} (answered ones {t_known:.2f}), with fallback")
+    print(f"  {t_combined:.2f}, phonenumbers {t_slow:.2f}: x{t_slow / t_combined:.1f} faster")
+    return len(wrong)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("-n", type=int, default=0, help="texts of the corpus (0: all)")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+    calls = corpus_calls(args.corpus, args.n)
+    wrong = report(f"detector calls on {args.corpus.name}", calls, args.repeat)
+    wrong += report("example-based, default regions", example_calls(args.seed), args.repeat)
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
