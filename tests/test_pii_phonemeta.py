@@ -19,7 +19,7 @@ from llmops.pii import phone
 from llmops.pii.phone import DEFAULT_REGIONS
 from llmops.pii.phonemeta import UNKNOWN, FastValid, Verdict, valid
 
-OTHER_REGIONS = ("BR", "JP", "MX", "AR", "RU", "CN", "SG", "ZA", "CH", "JM", "GG", "VA", "KZ")
+OTHER_REGIONS = ("BR", "JP", "MX", "AR", "RU", "CN", "SG", "ZA", "CH", "JM", "GG", "VA", "KZ", "IL")
 REGIONS = (*DEFAULT_REGIONS, *OTHER_REGIONS)
 CORPUS = Path(__file__).parent / "data" / "pii" / "corpus.jsonl"
 FORMATS = (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.E164)
@@ -99,23 +99,25 @@ def candidates(region: str, seed: int = 0) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def check(candidates: list[str], region: str) -> tuple[int, int]:
-    """(answered, fell back); fails on the first disagreement."""
-    answered = unknown = 0
+def check(candidates: list[str], region: str) -> tuple[int, int, int]:
+    """(answered, of which numbers, fell back); fails on the first disagreement."""
+    answered = numbers = unknown = 0
     for text in candidates:
         got = valid(text, region)
         if got is UNKNOWN:
             unknown += 1
             continue
         answered += 1
+        numbers += got is not None
         assert got == slow(text, region), (text, region)
-    return answered, unknown
+    return answered, numbers, unknown
 
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_agrees_with_phonenumbers_on_written_and_mutated_examples(region: str) -> None:
-    answered, unknown = check(candidates(region), region)
+    answered, numbers, unknown = check(candidates(region), region)
     assert answered > 300
+    assert numbers > 50  # E.164 answers compared, not only Nones
     assert unknown == 0  # only vanity numbers and "xx" carrier codes fall back
 
 
@@ -153,6 +155,12 @@ def test_answers_nearly_all_default_region_candidates_and_finds_numbers() -> Non
         ("(541) 697-1743 xx12", "US", UNKNOWN),  # a carrier code
         ("1-800-234-5678 x", "US", "+18002345678"),  # a last "x" is ignored
         ("12+34567890", "US", None),  # a "+" inside: not viable
+        ("541 x 697 1743 ext. 12", "US", None),  # an "x" that does not lead to the extension
+        ("541-697-1743 x12 x12", "US", None),
+        ("01800123456", "IL", "+9721800123456"),  # the IDD "01" then a "8": national
+        # The "8" is both BY's national prefix and the number's first digit; the prefix rule
+        # reads all the candidate's digits, the extension's too.
+        ("8011234567 x12", "BY", "+3758011234567"),
     ],
 )
 def test_known_cases(text: str, region: str, expected: Verdict) -> None:
