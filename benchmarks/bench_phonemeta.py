@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_phonemeta.py
     .venv/bin/python benchmarks/bench_phonemeta.py --corpus tests/data/pii/corpus.jsonl -n 500
+    .venv/bin/python benchmarks/bench_phonemeta.py --generate 20000   # and generated texts
 
 Two sets of calls:
 - the detector's own: every `phone._valid(candidate, region)` call the detector makes on the
@@ -54,8 +55,20 @@ def slow(candidate: str, region: str) -> str | None:
     return phonenumbers.format_number(num, PhoneNumberFormat.E164)
 
 
-def corpus_calls(path: Path, limit: int) -> list[Call]:
-    """The (candidate, region) calls the detector makes to phone._valid on the corpus."""
+def corpus_texts(path: Path, limit: int) -> list[str]:
+    return [t for i, (t, _) in enumerate(load_corpus(path)) if not limit or i < limit]
+
+
+def generated_texts(n: int) -> list[str]:
+    """Texts of the committed corpus's generator with bench_pii.py's seed (not the corpus's)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import make_pii_corpus
+
+    return [str(r["text"]) for r in make_pii_corpus.generate(n, seed=424242, profile="dense")]
+
+
+def detector_calls(texts: list[str]) -> list[Call]:
+    """The (candidate, region) calls the detector makes to phone._valid on `texts`."""
     calls: list[Call] = []
     original = phone._valid
 
@@ -66,9 +79,7 @@ def corpus_calls(path: Path, limit: int) -> list[Call]:
     phone._valid = recording  # type: ignore[assignment]
     try:
         detector = Detector()
-        for i, (text, _) in enumerate(load_corpus(path)):
-            if limit and i >= limit:
-                break
+        for text in texts:
             detector._detect(text)
     finally:
         phone._valid = original
@@ -146,14 +157,13 @@ def wired(candidate: str, region: str) -> str | None:
     return phone._valid.__wrapped__(candidate, region)  # type: ignore[attr-defined]
 
 
-def detector_per_text(path: Path, limit: int, repeat: int) -> None:
+def detector_per_text(name: str, texts: list[str], repeat: int) -> None:
     """Microseconds per text of the detector (no per-text cache) on the corpus, with
     phone._valid as it is and with the fast path wired in (patched here, phone.py untouched)."""
-    texts = [t for i, (t, _) in enumerate(load_corpus(path)) if not limit or i < limit]
     original = phone._valid
     fast = lru_cache(maxsize=4096)(wired)
     results = {}
-    for name, fn in (("phone._valid as is", original), ("with phonemeta", fast)):
+    for how, fn in (("phone._valid as is", original), ("with phonemeta", fast)):
         phone._valid = fn  # type: ignore[assignment]
         try:
             detect = Detector()._detect
@@ -164,12 +174,12 @@ def detector_per_text(path: Path, limit: int, repeat: int) -> None:
                 for text in texts:
                     detect(text)
                 best = min(best, time.perf_counter() - t0)
-            results[name] = best / len(texts) * 1e6
+            results[how] = best / len(texts) * 1e6
         finally:
             phone._valid = original
-    print(f"detector on {path.name}, {len(texts)} texts, us/text:")
-    for name, us in results.items():
-        print(f"  {name}: {us:.1f}")
+    print(f"detector on {name}, {len(texts)} texts, us/text:")
+    for how, us in results.items():
+        print(f"  {how}: {us:.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,11 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=0, help="texts of the corpus (0: all)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--generate", type=int, default=0, metavar="N", help="also N generated texts (20000)"
+    )
     args = ap.parse_args(argv)
-    calls = corpus_calls(args.corpus, args.n)
-    wrong = report(f"detector calls on {args.corpus.name}", calls, args.repeat)
+    texts = corpus_texts(args.corpus, args.n)
+    wrong = report(f"detector calls on {args.corpus.name}", detector_calls(texts), args.repeat)
     wrong += report("example-based, default regions", example_calls(args.seed), args.repeat)
-    detector_per_text(args.corpus, args.n, max(1, args.repeat // 2))
+    if args.generate:
+        more = generated_texts(args.generate)
+        wrong += report(
+            f"detector calls on {args.generate} generated texts", detector_calls(more), args.repeat
+        )
+    detector_per_text(args.corpus.name, texts, max(1, args.repeat // 2))
     return 1 if wrong else 0
 
 
