@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         print(build(force=args.force))
-    except BuildError as e:
+    except (BuildError, OSError) as e:  # OSError: a file system that refused a step
         print(
             f"llmops.pii: no compiled build ({e}); the pure-Python detector is used: "
             "correct, only slower",
