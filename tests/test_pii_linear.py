@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from llmops.pii import Detector, balance, detector
+from llmops.pii import BACKEND, Detector, balance, detector
 from llmops.pii.candidates import Run
 
 MB = 1_000_000
@@ -87,6 +87,9 @@ GROWING: dict[str, Callable[[int], str]] = {
 }
 
 
+# Work is counted by patching the detector's functions, which compiled modules call directly: the
+# count runs in pure Python (test_pii_native runs it so when the compiled build is live).
+@pytest.mark.skipif(BACKEND != "python", reason="counts calls by patching the detector's functions")
 @pytest.mark.parametrize("kind", sorted(GROWING))
 def test_work_grows_in_proportion_to_input(kind: str) -> None:
     d = Detector()
