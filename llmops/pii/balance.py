@@ -10,6 +10,7 @@ from llmops.pii.context import Context
 from llmops.pii.types import ACCOUNT_BALANCE
 
 SYMBOLS = "$€£¥₹₩₽₺"
+_SPACES = " \u00a0\u202f"  # what SUFFIX allows between a number and its currency
 _SYMBOLS = SYMBOLS
 _CODES = (
     "USD|EUR|GBP|CHF|JPY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|SGD|HKD|CNY|MXN|BRL|ZAR|Rs|"
@@ -175,6 +176,13 @@ def find_amount(text: str, start: int) -> tuple[int, int] | None:
         pre = PREFIX.search(text, max(0, start - 5), start)
         if pre is not None:
             return pre.start(), end
+    # Most numbers have no currency after them: a look at the next character or two spares the
+    # regex (which tries every currency code in turn).
+    c = text[end : end + 1]
+    if c in _SPACES and c:
+        c = text[end + 1 : end + 2]
+    if not c or not (c in SYMBOLS or c.isupper() or c in "edprf"):
+        return None
     post = SUFFIX.match(text, end)
     if post is not None:
         return start, post.end()

@@ -40,9 +40,18 @@ class Run:
     def of(cls, text: str, start: int, end: int) -> Run:
         if text[start:end].isdigit():  # one group, no separator: the common case, made cheap
             return cls(start, end, [(start, end)], [], end - start)
-        groups = [m.span() for m in GROUP.finditer(text, start, end)]
-        seps = [text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1)]
-        return cls(start, end, groups, seps, sum(b - a for a, b in groups))
+        groups: list[tuple[int, int]] = []
+        seps: list[str] = []
+        ndigits = 0
+        last = -1
+        for m in GROUP.finditer(text, start, end):  # one pass: groups, separators, digit count
+            a, b = m.span()
+            if last >= 0:
+                seps.append(text[last:a])
+            groups.append((a, b))
+            ndigits += b - a
+            last = b
+        return cls(start, end, groups, seps, ndigits)
 
     def digits(self, text: str, i: int, j: int) -> str:
         """The digits of groups i..j (inclusive)."""

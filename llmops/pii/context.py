@@ -26,9 +26,15 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-_BREAK = re.compile(r"[.!?;][ \u00a0]|\n")
-# The same on a reversed string: the first match there is the last break here, in one C call.
-_BREAK_REVERSED = re.compile(r"[ \u00a0][.!?;]|\n")
+# Each branch starts with a literal, so the regex engine skips ahead to candidates in C (a
+# branch that starts with a class makes it try the whole pattern at every position).
+_BREAK = re.compile(r"\.[ \u00a0]|![ \u00a0]|\?[ \u00a0]|;[ \u00a0]|\n")
+
+
+# The same on a reversed string, where the first match is the last break. It starts with one
+# class (a newline or the punctuation) so the engine skips ahead in C; the white space that must
+# follow the punctuation comes before it here, checked looking back.
+_BREAK_REVERSED = re.compile(r"[\n.!?;](?:(?<=\n)|(?<=[ \u00a0].))")
 
 
 def _break_before(s: str) -> int:
@@ -38,11 +44,10 @@ def _break_before(s: str) -> int:
     last = len(s) - 1
     m = _BREAK_REVERSED.search(r)
     while m is not None:
-        at = m.start()
-        i = last - at if r[at] == "\n" else last - at - 1
+        i = last - m.start()
         if s[i] != "." or not _abbreviation(s, i):
             return i
-        m = _BREAK_REVERSED.search(r, at + 2)  # an abbreviation's dot: the break before it
+        m = _BREAK_REVERSED.search(r, m.end())  # an abbreviation's dot: the break before it
     return -1
 
 
