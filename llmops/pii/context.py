@@ -73,8 +73,8 @@ def _abbreviation(s: str, dot: int) -> bool:
 Words = tuple[str, ...]  # lower-case words, in text order
 
 
-def _window(text: str, start: int, end: int) -> tuple[Words, Words]:
-    """The words before `start` and after `end`, within reach and within the sentence."""
+def _clauses(text: str, start: int, end: int) -> tuple[str, str]:
+    """The text before `start` and after `end`, within reach and within the sentence."""
     head = text[max(0, start - REACH_BEFORE) : start]
     cut = _break_before(head)
     if cut >= 0:
@@ -83,13 +83,14 @@ def _window(text: str, start: int, end: int) -> tuple[Words, Words]:
     cut = _break_after(tail)
     if cut >= 0:
         tail = tail[:cut]
-    head, tail = head.lower(), tail.lower()
+    return head, tail
+
+
+def _words(s: str) -> Words:
+    low = s.lower()
     # ASCII text (the common case) has only ASCII letters for words: a simpler class, twice
     # as fast as the Unicode one.
-    return (
-        tuple((_ASCII_WORD if head.isascii() else WORD).findall(head)),
-        tuple((_ASCII_WORD if tail.isascii() else WORD).findall(tail)),
-    )
+    return tuple((_ASCII_WORD if low.isascii() else WORD).findall(low))
 
 
 def phrase(text: str) -> Words:
@@ -206,7 +207,15 @@ def _table() -> _Table:
 def signs(text: str, start: int, end: int) -> dict[str, int]:
     """For each entity type with a cue around text[start:end], the polarity of its nearest cue.
     Cached: the recognizers of one candidate all ask about the same span."""
-    before, after = _window(text, start, end)
+    return _cues(*_clauses(text, start, end))
+
+
+@lru_cache(maxsize=4096)
+def _cues(head: str, tail: str) -> dict[str, int]:
+    """`signs` of the clause before a candidate and the one after it. Cached by the clauses'
+    text: a bot words its answers alike ("Your balance is ...", "Card ending in ..."), so most
+    clauses come back, with other values around them."""
+    before, after = _words(head), _words(tail)
     table = _table()
     # Every cue found, as ((distance, -length), {type: polarity}), in the order found; then
     # the nearest (the longest if tied, the first found if still tied) decides for each type.

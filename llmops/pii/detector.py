@@ -318,6 +318,7 @@ def clear_caches() -> None:
 
     phone.clear_cache()
     context.signs.cache_clear()
+    context._cues.cache_clear()
 
 
 def _identifier_tail(text: str, end: int) -> bool:
