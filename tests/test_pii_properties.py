@@ -3,6 +3,8 @@ sorted and disjoint, and redaction leaves no detected value behind."""
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,3 +67,26 @@ def test_redacted_text_holds_no_detected_value(text: str) -> None:
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=2000))
 def test_never_crashes_on_any_unicode(text: str) -> None:
     get_detector().redact(text)
+
+
+# The digit-run scan: DIGIT_RUN (no lookahead) plus run_end give exactly the runs of the pattern
+# with the full rule, a dot followed by white space ending the run.
+_FULL_RULE = re.compile(
+    r"[0-9](?:(?:[ \u00a0\u2009\u202f\-/()]|\.(?![ \u00a0\u2009\u202f\n])){0,3}[0-9]){0,47}"
+)
+
+
+_RUN_CHARS = list("0123456789 .-/()\n\u00a0\u2009a")
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_RUN_CHARS), max_size=120).map("".join))
+def test_digit_runs_match_the_full_rule(text: str) -> None:
+    from llmops.pii.candidates import DIGIT_RUN, run_end
+
+    ours, pos = [], 0
+    while (m := DIGIT_RUN.search(text, pos)) is not None:
+        end = run_end(text, m.start(), m.end())
+        ours.append((m.start(), end))
+        pos = end
+    assert ours == [m.span() for m in _FULL_RULE.finditer(text)]

@@ -16,11 +16,24 @@ _SEP = "(?:[ \u00a0\u2009\u202f\\-/()]|\\.(?![ \u00a0\u2009\u202f\n]))"
 
 # A run of digits with at most 3 separator characters between digits, at most 48 digits long:
 # each repetition ends on a digit, and digits are not separators, so there is one way to match.
-DIGIT_RUN = re.compile(rf"[0-9](?:{_SEP}{{0,3}}[0-9]){{0,47}}")
+# The dot rule of _SEP is left to `run_end`: a lookahead at every separator doubles the scan.
+DIGIT_RUN = re.compile(r"[0-9](?:[ \u00a0\u2009\u202f\-/().]{0,3}[0-9]){0,47}")
+_AFTER_FULL_STOP = " \u00a0\u2009\u202f\n"
 # The run goes on past the cap: a long stretch of digits and separators is no identifier.
 MORE_DIGITS = re.compile(rf"{_SEP}{{0,3}}[0-9]")
 STRETCH = re.compile(rf"[0-9{re.escape(SEPS)}]*")
 GROUP = re.compile(r"[0-9]+")
+
+
+def run_end(text: str, start: int, end: int) -> int:
+    """The end of the DIGIT_RUN match text[start:end] under the full rule: a dot followed by
+    white space ends a sentence, and so the run ("in 2019. 45 people" is two runs)."""
+    dot = text.find(".", start, end)
+    while dot >= 0:
+        if text[dot + 1] in _AFTER_FULL_STOP:  # a run ends on a digit: dot + 1 < end
+            return start + len(text[start:dot].rstrip(SEPS))
+        dot = text.find(".", dot + 1, end)
+    return end
 
 # Token characters on either side of a run: the alphanumerics of IBANs, wallet addresses, hashes.
 ALNUM_FWD = re.compile(r"[A-Za-z0-9]{1,128}")

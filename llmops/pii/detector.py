@@ -23,6 +23,7 @@ from llmops.pii.candidates import (
     Run,
     alnum_left,
     alnum_right,
+    run_end,
 )
 from llmops.pii.email import find_emails
 from llmops.pii.finding import Finding
@@ -176,6 +177,7 @@ class Detector:
             if m is None:
                 break
             s, e = m.span()
+            e = run_end(text, s, e)
             pos = e
             # Inside something already found (an email, a key): skip past it.
             while bi < len(blocked) and blocked[bi][1] <= s:
@@ -184,7 +186,8 @@ class Detector:
                 pos = blocked[bi][1]
                 continue
             # Past the cap: a long stretch of digits and separators is no identifier.
-            if e < n and MORE_DIGITS.match(text, e):
+            # (Only a run at the cap, 48 digits, can go on: others ended where MORE_DIGITS fails.)
+            if e - s >= 48 and e < n and MORE_DIGITS.match(text, e):
                 stretch = STRETCH.match(text, e)
                 pos = stretch.end() if stretch else e
                 continue
