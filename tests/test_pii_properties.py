@@ -90,3 +90,17 @@ def test_digit_runs_match_the_full_rule(text: str) -> None:
         ours.append((m.start(), end))
         pos = end
     assert ours == [m.span() for m in _FULL_RULE.finditer(text)]
+
+
+_MONEY_PIECES = list("0123456789 .,'-") + ["$", "€", "EUR", "USD", "Rs.", "euros", "x", "\u00a0"]
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_MONEY_PIECES), max_size=60).map("".join))
+def test_amounts_found_alike_with_the_run_end_shortcut(text: str) -> None:
+    from llmops.pii.balance import find_amount
+    from llmops.pii.candidates import DIGIT_RUN, run_end
+
+    for m in DIGIT_RUN.finditer(text):
+        end = run_end(text, m.start(), m.end())
+        assert find_amount(text, m.start(), end) == find_amount(text, m.start())

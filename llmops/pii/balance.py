@@ -161,13 +161,21 @@ def money_after(text: str, end: int) -> bool:
     return c != "" and (c in SYMBOLS or c.isupper() or c in "edprf,.")
 
 
-def find_amount(text: str, start: int) -> tuple[int, int] | None:
-    """The span of a money amount whose number starts at `start`, currency marker included."""
+def find_amount(text: str, start: int, run_end: int = -1) -> tuple[int, int] | None:
+    """The span of a money amount whose number starts at `start`, currency marker included.
+    `run_end`, the end of the digit run there, if known, lets most numbers go untried."""
     prev = text[start - 1] if start else ""
     if prev in " \u00a0" and start >= 2:
         prev = text[start - 2]
     # A currency before the number: a symbol, a code's last letter or "Rs.": else only after.
     before = prev != "" and (prev in SYMBOLS or prev.isupper() or prev == ".")
+    # With no currency before, one must follow the amount. An amount ends where its digit run
+    # ends (inside a run only separators follow, and no currency starts with one), unless "," or
+    # "'" groups it on: so a look at the run's end answers most numbers without the regex.
+    if not before and run_end >= 0 and text[run_end : run_end + 1] not in ",'" and not (
+        _currency_at(text, run_end)
+    ):
+        return None
     m = AMOUNT.match(text, start)
     if m is None:
         return None
@@ -178,15 +186,20 @@ def find_amount(text: str, start: int) -> tuple[int, int] | None:
             return pre.start(), end
     # Most numbers have no currency after them: a look at the next character or two spares the
     # regex (which tries every currency code in turn).
-    c = text[end : end + 1]
-    if c in _SPACES and c:
-        c = text[end + 1 : end + 2]
-    if not c or not (c in SYMBOLS or c.isupper() or c in "edprf"):
+    if not _currency_at(text, end):
         return None
     post = SUFFIX.match(text, end)
     if post is not None:
         return start, post.end()
     return None
+
+
+def _currency_at(text: str, end: int) -> bool:
+    """Could SUFFIX match at `end`? Its first character (after a space) says no, cheaply."""
+    c = text[end : end + 1]
+    if c in _SPACES and c:
+        c = text[end + 1 : end + 2]
+    return c != "" and (c in SYMBOLS or c.isupper() or c in "edprf")
 
 
 def score_amount(text: str, start: int, end: int) -> float:

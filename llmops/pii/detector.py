@@ -178,7 +178,7 @@ class Detector:
                 break
             s, e = m.span()
             e = run_end(text, s, e)
-            pos = e
+            pos = stop = e  # e may be cut back below; stop stays the run's end
             # Inside something already found (an email, a key): skip past it.
             while bi < len(blocked) and blocked[bi][1] <= s:
                 bi += 1
@@ -215,7 +215,7 @@ class Detector:
                         continue
             if e - s <= 2 and prev not in _MONEY_LEAD and not balance.money_after(text, e):
                 continue  # one or two digits: a day, a count; nothing to find here
-            amount = balance.find_amount(text, s)
+            amount = balance.find_amount(text, s, stop)
             if amount is not None:
                 a, b = amount
                 if ACCOUNT_BALANCE in want:
