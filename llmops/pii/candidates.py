@@ -7,7 +7,6 @@ bounded repetition, no nested ambiguity. What they find are candidates; the reco
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 # Separators inside a written number: spaces (also no-break and thin), dash, dot, slash, parens.
 SEPS = " \u00a0\u2009\u202f-./()"
@@ -39,15 +38,25 @@ def run_end(text: str, start: int, end: int) -> int:
 ALNUM_FWD = re.compile(r"[A-Za-z0-9]{1,128}")
 
 
-@dataclass(slots=True)
 class Run:
-    """A candidate run of digits in `text[start:end]` and its digit groups (absolute offsets)."""
+    """A candidate run of digits in `text[start:end]` and its digit groups (absolute offsets).
+    A plain class, not a dataclass, so that its constructor compiles to native code."""
 
-    start: int
-    end: int
-    groups: list[tuple[int, int]]
-    seps: list[str]  # seps[i] sits between groups[i] and groups[i + 1]
-    ndigits: int
+    __slots__ = ("end", "groups", "ndigits", "seps", "start")
+
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        groups: list[tuple[int, int]],
+        seps: list[str],  # seps[i] sits between groups[i] and groups[i + 1]
+        ndigits: int,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.groups = groups
+        self.seps = seps
+        self.ndigits = ndigits
 
     @classmethod
     def of(cls, text: str, start: int, end: int) -> Run:
