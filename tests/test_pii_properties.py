@@ -104,3 +104,20 @@ def test_amounts_found_alike_with_the_run_end_shortcut(text: str) -> None:
     for m in DIGIT_RUN.finditer(text):
         end = run_end(text, m.start(), m.end())
         assert find_amount(text, m.start(), end) == find_amount(text, m.start())
+
+
+_LOCAL_ENDING_HERE = re.compile(r"[\w.%+\-'!#$&*/=?^`{|}~]{1,64}\Z")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(list("ab.+_-' é中@") + ["x" * 30]), max_size=50).map("".join))
+def test_email_local_part_read_backwards_is_the_one_ending_at_the_at(text: str) -> None:
+    from llmops.pii.email import _LOCAL_REVERSED
+
+    at = text.find("@")
+    while at >= 0:
+        lo = max(0, at - 64)
+        want = _LOCAL_ENDING_HERE.search(text, lo, at)
+        got = _LOCAL_REVERSED.match(text[lo:at][::-1])
+        assert (want.start() if want else None) == (at - got.end() if got else None)
+        at = text.find("@", at + 1)

@@ -160,10 +160,10 @@ def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
 CUE_SCORE = 0.85
 
 
-def has_code_cue(text: str) -> bool:
-    """Could there be a CVV or PIN cue in the text? Plain substring tests: a case-insensitive
-    regex alternation would try every branch at every position."""
-    return _hinted(text.lower())
+def has_code_cue(lower: str) -> bool:
+    """Could there be a CVV or PIN cue in the text (given lower-cased)? Plain substring tests: a
+    case-insensitive regex alternation would try every branch at every position."""
+    return _hinted(lower)
 
 
 def _hinted(low: str) -> bool:

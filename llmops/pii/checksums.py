@@ -136,13 +136,20 @@ _BECH32M_CONST = 0x2BC830A3
 
 
 def _bech32_polymod(values: list[int]) -> int:
-    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
     chk = 1
-    for v in values:
+    for v in values:  # the BIP's generator loop, unrolled: five tests instead of a loop each
         top = chk >> 25
         chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if (top >> i) & 1 else 0
+        if top & 1:
+            chk ^= 0x3B6A57B2
+        if top & 2:
+            chk ^= 0x26508E6D
+        if top & 4:
+            chk ^= 0x1EA119FA
+        if top & 8:
+            chk ^= 0x3D4233DD
+        if top & 16:
+            chk ^= 0x2A1462B3
     return chk
 
 

@@ -150,17 +150,16 @@ class Detector:
             hits += secrets.find_secrets(text)
         if EMAIL_ADDRESS in want and "@" in text:
             hits += find_emails(text)
-        if SWIFT_CODE in want:
-            lower = text.lower()
-            if len(lower) == len(text) and (
-                "swift" in lower or "bic" in lower or "bank id" in lower
-            ):
-                hits += bank.find_swift(text, lower)
+        lower = text.lower()  # for cue words: SWIFT/BIC here, CVV/PIN in _numbers
+        if SWIFT_CODE in want and len(lower) == len(text) and (
+            "swift" in lower or "bic" in lower or "bank id" in lower
+        ):
+            hits += bank.find_swift(text, lower)
         blocked = sorted([(h.start, h.end) for h in hits]) if hits else []
-        hits += self._numbers(text, blocked)
+        hits += self._numbers(text, blocked, lower)
         return self._resolve(text, hits)
 
-    def _numbers(self, text: str, blocked: list[tuple[int, int]]) -> list[Hit]:
+    def _numbers(self, text: str, blocked: list[tuple[int, int]], lower: str) -> list[Hit]:
         """Everything that starts from a run of digits."""
         want = self.entities
         thr = self.threshold
@@ -227,13 +226,13 @@ class Detector:
             if e - s < 7 and text[s:e].isdigit():
                 # Up to 6 digits in one group: only a CVV or PIN could be here.
                 if codes is None and e - s >= 3:
-                    codes = cards.has_code_cue(text)
+                    codes = cards.has_code_cue(lower)
                 if codes and e - s >= 3:
                     hits += cards.find_codes(text, Run.of(text, s, e))
                 continue
             run = Run.of(text, s, e)
             if codes is None and run.ndigits <= 6:
-                codes = cards.has_code_cue(text)
+                codes = cards.has_code_cue(lower)
             hits += self._run(text, run, bool(codes))
         return hits
 

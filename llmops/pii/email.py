@@ -10,7 +10,9 @@ from llmops.pii.types import EMAIL_ADDRESS
 SCORE = 0.9
 # Local part: searched in the 64 characters before '@' (a bounded window, so each '@' costs a
 # constant); the domain: labels of at most 63 characters, at most 10 of them, then a TLD.
-_LOCAL = re.compile(r"[\w.%+\-'!#$&*/=?^`{|}~]{1,64}\Z")
+# Matched on the reversed text before the '@' (a search for a run that ends at the '@' would
+# try every start in the window).
+_LOCAL_REVERSED = re.compile(r"[\w.%+\-'!#$&*/=?^`{|}~]{1,64}")
 _DOMAIN = re.compile(
     r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,10}([^\W\d_]{2,24}|xn--[\w\-]{1,59})(?![\w\-])"
 )
@@ -23,9 +25,9 @@ def find_emails(text: str) -> list[Hit]:
     while at >= 0:
         dom = _DOMAIN.match(text, at + 1)
         if dom is not None:
-            local = _LOCAL.search(text, max(last_end, at - 64), at)
+            local = _LOCAL_REVERSED.match(text[max(last_end, at - 64) : at][::-1])
             if local is not None:
-                start = local.start()
+                start = at - local.end()
                 # Trim what cannot start an address ('.', quotes of the sentence, "mailto:").
                 while start < at and text[start] in ".'\"":
                     start += 1
