@@ -75,6 +75,13 @@ class Run:
             last = b
         return cls(start, end, groups, seps, ndigits)
 
+    def tail(self, i: int) -> Run:
+        """The run from its group i on (no rescan of the text)."""
+        if i == 0:
+            return self
+        groups = self.groups[i:]
+        return Run(groups[0][0], self.end, groups, self.seps[i:], sum([b - a for a, b in groups]))
+
     def digits(self, text: str, i: int, j: int) -> str:
         """The digits of groups i..j (inclusive)."""
         groups = self.groups

@@ -86,15 +86,12 @@ def _clauses(text: str, start: int, end: int) -> tuple[str, str]:
     return head, tail
 
 
-def _words(s: str) -> Words:
-    low = s.lower()
+def phrase(text: str) -> Words:
+    """The lower-case words of `text`, in order."""
+    low = text.lower()
     # ASCII text (the common case) has only ASCII letters for words: a simpler class, twice
     # as fast as the Unicode one.
     return tuple((_ASCII_WORD if low.isascii() else WORD).findall(low))
-
-
-def phrase(text: str) -> Words:
-    return tuple(WORD.findall(text.lower()))
 
 
 class Phrases:
@@ -215,7 +212,7 @@ def _cues(head: str, tail: str) -> dict[str, int]:
     """`signs` of the clause before a candidate and the one after it. Cached by the clauses'
     text: a bot words its answers alike ("Your balance is ...", "Card ending in ..."), so most
     clauses come back, with other values around them."""
-    before, after = _words(head), _words(tail)
+    before, after = phrase(head), phrase(tail)
     table = _table()
     # Every cue found, as ((distance, -length), {type: polarity}), in the order found; then
     # the nearest (the longest if tied, the first found if still tied) decides for each type.

@@ -281,7 +281,10 @@ class Detector:
         if codes and 3 <= nd <= 6:
             hits += cards.find_codes(text, run)
         if PHONE_NUMBER in want and nd >= 7:
-            sure = any(h.score >= _SURE and h.start <= run.start and h.end >= run.end for h in hits)
+            sure = False
+            for h in hits:
+                if h.score >= _SURE and h.start <= run.start and h.end >= run.end:
+                    sure = True
             if not sure:
                 hits += self._phones.find(text, run, self.threshold)
         return hits

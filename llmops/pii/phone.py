@@ -203,17 +203,22 @@ class PhoneFinder:
         first = 0
         groups = run.groups
         while first < len(groups):
-            piece = run if first == 0 else Run.of(text, groups[first][0], run.end)
+            piece = run.tail(first)
             hit = self._find(text, piece, threshold, inner=first > 0)
             if hit is None:
                 # Not a number from here: try after the next white space, if any.
-                nxt = next((i for i in range(first, len(run.seps)) if " " in run.seps[i]), None)
-                if nxt is None:
+                seps = run.seps
+                i = first
+                while i < len(seps) and " " not in seps[i]:
+                    i += 1
+                if i >= len(seps):
                     break
-                first = nxt + 1
+                first = i + 1
                 continue
             hits.append(hit)
-            first = next((i + 1 for i, (_, b) in enumerate(groups) if b >= hit.end), len(groups))
+            while first < len(groups) and groups[first][1] < hit.end:
+                first += 1  # to the group the number ends in, then past it
+            first += 1
         return hits
 
     def _find(self, text: str, run: Run, threshold: float, inner: bool = False) -> Hit | None:
