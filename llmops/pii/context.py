@@ -200,11 +200,25 @@ def _table() -> _Table:
     return table
 
 
-@lru_cache(maxsize=512)
 def signs(text: str, start: int, end: int) -> dict[str, int]:
     """For each entity type with a cue around text[start:end], the polarity of its nearest cue.
-    Cached: the recognizers of one candidate all ask about the same span."""
-    return _cues(*_clauses(text, start, end))
+    The last answer is kept: the recognizers of one candidate all ask about the same span (one
+    tuple, swapped whole, so threads at worst compute an answer twice)."""
+    last = _last[0]
+    if last[0] is text and last[1] == start and last[2] == end:
+        return last[3]
+    found = _cues(*_clauses(text, start, end))
+    _last[0] = (text, start, end, found)
+    return found
+
+
+_last: list[tuple[str, int, int, dict[str, int]]] = [("", -1, -1, {})]
+
+
+def forget() -> None:
+    """Drop what was memoised across candidates and texts."""
+    _last[0] = ("", -1, -1, {})
+    _cues.cache_clear()
 
 
 @lru_cache(maxsize=4096)

@@ -322,8 +322,7 @@ def clear_caches() -> None:
     from llmops.pii import context
 
     phone.clear_cache()
-    context.signs.cache_clear()
-    context._cues.cache_clear()
+    context.forget()
 
 
 def _identifier_tail(text: str, end: int) -> bool:
