@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Final
 
 from llmops.pii.hit import Hit
 from llmops.pii.phone import e164
 from llmops.pii.types import EMAIL_ADDRESS, PHONE_NUMBER
 
-_SPACE = re.compile(r"\s+")
-_NON_DIGIT = re.compile(r"[^0-9]")
+_SPACE: Final = re.compile(r"\s+")
+_NON_DIGIT: Final = re.compile(r"[^0-9]")
 
 
 def _norm(value: str) -> str:

@@ -5,29 +5,30 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from llmops.pii.context import Context
 from llmops.pii.types import ACCOUNT_BALANCE
 
-SYMBOLS = "$€£¥₹₩₽₺"
-_SPACES = " \u00a0\u202f"  # what SUFFIX allows between a number and its currency
-_SYMBOLS = SYMBOLS
-_CODES = (
+SYMBOLS: Final = "$€£¥₹₩₽₺"
+_SPACES: Final = " \u00a0\u202f"  # what SUFFIX allows between a number and its currency
+_SYMBOLS: Final = SYMBOLS
+_CODES: Final = (
     "USD|EUR|GBP|CHF|JPY|INR|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|SGD|HKD|CNY|MXN|BRL|ZAR|Rs|"
     "US\\$|A\\$|C\\$|NZ\\$|HK\\$|S\\$|R\\$"
 )
 # Right before the number: "$", "US$ ", "EUR ", "Rs. ".
-PREFIX = re.compile(rf"(?:[{_SYMBOLS}]|(?<![A-Za-z])(?:{_CODES}|Rs\.))[ \u00a0]?\Z")
+PREFIX: Final = re.compile(rf"(?:[{_SYMBOLS}]|(?<![A-Za-z])(?:{_CODES}|Rs\.))[ \u00a0]?\Z")
 # Right after it: "€", " EUR", " euros", " dollars".
-_WORDS = "euros?|dollars?|pounds?|rupees?|francs?"
-SUFFIX = re.compile(rf"[ \u00a0\u202f]?(?:[{_SYMBOLS}]|(?:{_CODES}|{_WORDS})(?![A-Za-z]))")
+_WORDS: Final = "euros?|dollars?|pounds?|rupees?|francs?"
+SUFFIX: Final = re.compile(rf"[ \u00a0\u202f]?(?:[{_SYMBOLS}]|(?:{_CODES}|{_WORDS})(?![A-Za-z]))")
 # The amount: thousands groups with one kind of separator, then cents; or plain digits.
-AMOUNT = re.compile(
+AMOUNT: Final = re.compile(
     r"[0-9]{1,3}(?:([,.'\u00a0\u202f ])[0-9]{3}(?:\1[0-9]{3}){0,5})?(?:[.,][0-9]{1,2})?(?![0-9])"
     r"|[0-9]{1,15}(?:[.,][0-9]{1,2})?(?![0-9])"
 )
 
-CONTEXT = Context(
+CONTEXT: Final = Context(
     ACCOUNT_BALANCE,
     positive=(
         "balance",
@@ -150,7 +151,7 @@ CONTEXT = Context(
     boost=0.75,
     penalty=0.0,
 )
-CUED = 0.0  # an amount alone is no disclosure; the cue makes it one
+CUED: Final = 0.0  # an amount alone is no disclosure; the cue makes it one
 
 
 def money_after(text: str, end: int) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Final
 
 from llmops.pii.candidates import Run
 from llmops.pii.checksums import aba_ok, bic_ok, iban_lengths, iban_ok
@@ -13,9 +14,9 @@ from llmops.pii.context import NOT_PII, Context
 from llmops.pii.hit import Hit
 from llmops.pii.types import IBAN_CODE, SWIFT_CODE, US_BANK_NUMBER, US_BANK_ROUTING
 
-IBAN_SCORE = 0.95
+IBAN_SCORE: Final = 0.95
 
-ROUTING_CONTEXT = Context(
+ROUTING_CONTEXT: Final = Context(
     US_BANK_ROUTING,
     positive=(
         "routing",
@@ -38,7 +39,7 @@ ROUTING_CONTEXT = Context(
     penalty=0.3,
 )
 
-ACCOUNT_CONTEXT = Context(
+ACCOUNT_CONTEXT: Final = Context(
     US_BANK_NUMBER,
     positive=(
         "account",
@@ -82,7 +83,7 @@ ACCOUNT_CONTEXT = Context(
 )
 
 
-_NO_SEPARATORS = str.maketrans("", "", " \u00a0-")
+_NO_SEPARATORS: Final = str.maketrans("", "", " \u00a0-")
 
 
 @lru_cache(maxsize=64)
@@ -159,8 +160,8 @@ def find_account(text: str, run: Run) -> list[Hit]:
 
 # --- SWIFT/BIC: found from its cue ------------------------------------------------------------
 
-_BIC = re.compile(r"(?<![A-Za-z0-9])[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![A-Za-z0-9])")
-SWIFT_SCORE = 0.85
+_BIC: Final = re.compile(r"(?<![A-Za-z0-9])[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?(?![A-Za-z0-9])")
+SWIFT_SCORE: Final = 0.85
 
 
 def find_swift(text: str, lower: str) -> list[Hit]:

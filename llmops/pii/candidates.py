@@ -7,21 +7,22 @@ bounded repetition, no nested ambiguity. What they find are candidates; the reco
 from __future__ import annotations
 
 import re
+from typing import Final
 
 # Separators inside a written number: spaces (also no-break and thin), dash, dot, slash, parens.
-SEPS = " \u00a0\u2009\u202f-./()"
+SEPS: Final = " \u00a0\u2009\u202f-./()"
 # A dot followed by a space ends a sentence, not a number.
-_SEP = "(?:[ \u00a0\u2009\u202f\\-/()]|\\.(?![ \u00a0\u2009\u202f\n]))"
+_SEP: Final = "(?:[ \u00a0\u2009\u202f\\-/()]|\\.(?![ \u00a0\u2009\u202f\n]))"
 
 # A run of digits with at most 3 separator characters between digits, at most 48 digits long:
 # each repetition ends on a digit, and digits are not separators, so there is one way to match.
 # The dot rule of _SEP is left to `run_end`: a lookahead at every separator doubles the scan.
-DIGIT_RUN = re.compile(r"[0-9](?:[ \u00a0\u2009\u202f\-/().]{0,3}[0-9]){0,47}")
-_AFTER_FULL_STOP = " \u00a0\u2009\u202f\n"
+DIGIT_RUN: Final = re.compile(r"[0-9](?:[ \u00a0\u2009\u202f\-/().]{0,3}[0-9]){0,47}")
+_AFTER_FULL_STOP: Final = " \u00a0\u2009\u202f\n"
 # The run goes on past the cap: a long stretch of digits and separators is no identifier.
-MORE_DIGITS = re.compile(rf"{_SEP}{{0,3}}[0-9]")
-STRETCH = re.compile(rf"[0-9{re.escape(SEPS)}]*")
-GROUP = re.compile(r"[0-9]+")
+MORE_DIGITS: Final = re.compile(rf"{_SEP}{{0,3}}[0-9]")
+STRETCH: Final = re.compile(rf"[0-9{re.escape(SEPS)}]*")
+GROUP: Final = re.compile(r"[0-9]+")
 
 
 def run_end(text: str, start: int, end: int) -> int:
@@ -35,7 +36,7 @@ def run_end(text: str, start: int, end: int) -> int:
     return end
 
 # Token characters on either side of a run: the alphanumerics of IBANs, wallet addresses, hashes.
-ALNUM_FWD = re.compile(r"[A-Za-z0-9]{1,128}")
+ALNUM_FWD: Final = re.compile(r"[A-Za-z0-9]{1,128}")
 
 
 class Run:
@@ -116,7 +117,9 @@ def alnum_right(text: str, pos: int) -> int:
 
 
 # Dates and thousands-grouped quantities: shapes a phone or account number does not take.
-DATE = re.compile(
+DATE: Final = re.compile(
     r"(?:[0-9]{4}([-/.])[0-9]{1,2}\1[0-9]{1,2}|[0-9]{1,2}([-/.])[0-9]{1,2}\2(?:[0-9]{4}|[0-9]{2}))"
 )
-THOUSANDS = re.compile(r"[1-9][0-9]{0,2}([ .,\u00a0\u2009\u202f])[0-9]{3}(?:\1[0-9]{3}){0,6}")
+THOUSANDS: Final = re.compile(
+    r"[1-9][0-9]{0,2}([ .,\u00a0\u2009\u202f])[0-9]{3}(?:\1[0-9]{3}){0,6}"
+)

@@ -4,6 +4,7 @@ a cue right before them makes sensitive)."""
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from llmops.pii.candidates import Run
 from llmops.pii.checksums import luhn_ok
@@ -11,7 +12,7 @@ from llmops.pii.context import NOT_PII, Context, Phrases, phrase, words
 from llmops.pii.hit import Hit
 from llmops.pii.types import CARD_CVV, CARD_PIN, CREDIT_CARD
 
-CONTEXT = Context(
+CONTEXT: Final = Context(
     CREDIT_CARD,
     positive=(
         "card",
@@ -46,8 +47,8 @@ CONTEXT = Context(
     penalty=0.4,
 )
 
-GROUPED = 0.85  # "4111 1111 1111 1111", "3782-822463-10005"
-UNBROKEN = 0.65  # "4111111111111111": also what an order number looks like
+GROUPED: Final = 0.85  # "4111 1111 1111 1111", "3782-822463-10005"
+UNBROKEN: Final = 0.65  # "4111111111111111": also what an order number looks like
 
 
 def issuer_ok(d: str) -> bool:
@@ -113,7 +114,7 @@ def find_cards(text: str, run: Run) -> list[Hit]:
 
 # --- CVV and PIN: the cue must sit right before the code ("CVV: 123", "PIN is 4821") ---------
 
-_CVV_CUE = words(
+_CVV_CUE: Final = words(
     "cvv",
     "cvv2",
     "cvc",
@@ -129,15 +130,17 @@ _CVV_CUE = words(
     "three-digit code",
     "code on the back",
 )
-_PIN_CUE = words("pin", "pin code", "pin number", "personal identification number", "card pin")
+_PIN_CUE: Final = words(
+    "pin", "pin code", "pin number", "personal identification number", "card pin"
+)
 # What may stand between cue and code: "CVV: 123", "PIN is now 4821", "security code (CVV) 123",
 # "changed my PIN to 1930". Not "PIN reset on 2024": a date or count is not a code.
-_LINKS = frozenset(
+_LINKS: Final = frozenset(
     "code number no num is was will be now set to changed reset new my your the as its it s of "
     "cvv cvc pin".split()
 )
-_HINT_WORDS = ("cvv", "cvc", "cid", "csc", "pin", "code", "verification")
-_DIGIT = re.compile(r"[0-9]")
+_HINT_WORDS: Final = ("cvv", "cvc", "cid", "csc", "pin", "code", "verification")
+_DIGIT: Final = re.compile(r"[0-9]")
 
 
 def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
@@ -157,7 +160,7 @@ def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
     return all(w in _LINKS for w in between.split())
 
 
-CUE_SCORE = 0.85
+CUE_SCORE: Final = 0.85
 
 
 def has_code_cue(lower: str) -> bool:

@@ -13,8 +13,9 @@ import hashlib
 import re
 from functools import cache
 from importlib import resources
+from typing import Final
 
-_DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: the digit sum of 2*d
+_DOUBLE: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # Luhn: the digit sum of 2*d
 
 
 def luhn_ok(digits: str) -> bool:
@@ -37,7 +38,7 @@ def aba_ok(digits: str) -> bool:
     return head <= 12 or 21 <= head <= 32 or 61 <= head <= 72 or head == 80
 
 
-_SSN_SAMPLES = frozenset({"078051120", "457555462", "219099999"})  # advertised, never issued
+_SSN_SAMPLES: Final = frozenset({"078051120", "457555462", "219099999"})  # advertised, never issued
 
 
 def ssn_ok(digits: str) -> bool:
@@ -55,8 +56,8 @@ def bic_ok(code: str) -> bool:
     return len(code) in (8, 11) and code[4:6] in bic_countries()
 
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58)}
+_B58: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX: Final = {c: i for i, c in enumerate(_B58)}
 
 
 def base58check_ok(address: str) -> bool:
@@ -89,7 +90,7 @@ def iban_ok(compact: str) -> bool:
 
 
 # Letters as ISO 13616 numbers them: A=10 ... Z=35 (digits stay as they are).
-_BASE36 = {ord(c): str(i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10)}
+_BASE36: Final = {ord(c): str(i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 10)}
 
 
 @cache
@@ -130,9 +131,9 @@ def iban_structures() -> dict[str, re.Pattern[str]]:
 
 # --- bech32 / bech32m (BIP-173, BIP-350), after the BIPs' reference code ---------------------
 
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_CONST = 1
-_BECH32M_CONST = 0x2BC830A3
+_BECH32_CHARSET: Final = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_CONST: Final = 1
+_BECH32M_CONST: Final = 0x2BC830A3
 
 
 def _bech32_polymod(values: list[int]) -> int:

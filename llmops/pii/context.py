@@ -12,15 +12,16 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from operator import itemgetter
+from typing import Final
 
-WORD = re.compile(r"[^\W\d_]+")
-_ASCII_WORD = re.compile(r"[a-z]+")  # WORD on lower-case ASCII text
+WORD: Final = re.compile(r"[^\W\d_]+")
+_ASCII_WORD: Final = re.compile(r"[a-z]+")  # WORD on lower-case ASCII text
 # Cues are looked for this far before and after a candidate (characters).
-REACH_BEFORE = 64
-REACH_AFTER = 40
+REACH_BEFORE: Final = 64
+REACH_AFTER: Final = 40
 
 # A cue only counts inside its own sentence or line; ". " after these does not end one.
-_ABBREVIATIONS = frozenset(
+_ABBREVIATIONS: Final = frozenset(
     "no nr nº tel ph mob acct acc ref inv num ext fax approx eg ie mr mrs ms dr st co inc ltd "
     "jr sr vs min max p pp fig art sec vol".split()
 )
@@ -28,13 +29,13 @@ _ABBREVIATIONS = frozenset(
 
 # Each branch starts with a literal, so the regex engine skips ahead to candidates in C (a
 # branch that starts with a class makes it try the whole pattern at every position).
-_BREAK = re.compile(r"\.[ \u00a0]|![ \u00a0]|\?[ \u00a0]|;[ \u00a0]|\n")
+_BREAK: Final = re.compile(r"\.[ \u00a0]|![ \u00a0]|\?[ \u00a0]|;[ \u00a0]|\n")
 
 
 # The same on a reversed string, where the first match is the last break. It starts with one
 # class (a newline or the punctuation) so the engine skips ahead in C; the white space that must
 # follow the punctuation comes before it here, checked looking back.
-_BREAK_REVERSED = re.compile(r"[\n.!?;](?:(?<=\n)|(?<=[ \u00a0].))")
+_BREAK_REVERSED: Final = re.compile(r"[\n.!?;](?:(?<=\n)|(?<=[ \u00a0].))")
 
 
 def _break_before(s: str) -> int:
@@ -264,7 +265,7 @@ def _cues(head: str, tail: str) -> dict[str, int]:
 
 # Words that say a number is some other kind of identifier or a quantity, shared by the
 # recognizers of bare numbers (phones, account numbers, SSNs, routing numbers, cards).
-NOT_PII = (
+NOT_PII: Final = (
     "order",
     "order no",
     "order number",

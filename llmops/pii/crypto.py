@@ -5,13 +5,14 @@ it needs a cue)."""
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from llmops.pii.checksums import base58check_ok, eip55_checksummed, segwit_ok
 from llmops.pii.context import Context
 from llmops.pii.hit import Hit
 from llmops.pii.types import CRYPTO
 
-CONTEXT = Context(
+CONTEXT: Final = Context(
     CRYPTO,
     positive=(
         "wallet",
@@ -36,12 +37,14 @@ CONTEXT = Context(
     penalty=0.3,
 )
 
-CHECKED = 0.95
-UNCHECKED = 0.45  # lower- or upper-case 0x address: right shape, no checksum to test
+CHECKED: Final = 0.95
+UNCHECKED: Final = 0.45  # lower- or upper-case 0x address: right shape, no checksum to test
 
-_BASE58 = re.compile(r"[13][1-9A-HJ-NP-Za-km-z]{25,34}")
-_SEGWIT = re.compile(r"(?:bc1|tb1)[02-9ac-hj-np-z]{11,87}|(?:BC1|TB1)[02-9AC-HJ-NP-Z]{11,87}")
-_ETH = re.compile(r"0x[0-9a-fA-F]{40}")
+_BASE58: Final = re.compile(r"[13][1-9A-HJ-NP-Za-km-z]{25,34}")
+_SEGWIT: Final = re.compile(
+    r"(?:bc1|tb1)[02-9ac-hj-np-z]{11,87}|(?:BC1|TB1)[02-9AC-HJ-NP-Z]{11,87}"
+)
+_ETH: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def find_wallet(text: str, start: int, end: int) -> Hit | None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from llmops.pii.hit import Hit
 from llmops.pii.types import EMAIL_ADDRESS
 
-SCORE = 0.9
+SCORE: Final = 0.9
 # Local part: searched in the 64 characters before '@' (a bounded window, so each '@' costs a
 # constant); the domain: labels of at most 63 characters, at most 10 of them, then a TLD.
 # Matched on the reversed text before the '@' (a search for a run that ends at the '@' would
 # try every start in the window).
-_LOCAL_REVERSED = re.compile(r"[\w.%+\-'!#$&*/=?^`{|}~]{1,64}")
-_DOMAIN = re.compile(
+_LOCAL_REVERSED: Final = re.compile(r"[\w.%+\-'!#$&*/=?^`{|}~]{1,64}")
+_DOMAIN: Final = re.compile(
     r"(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.){1,10}([^\W\d_]{2,24}|xn--[\w\-]{1,59})(?![\w\-])"
 )
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Final
 
 from llmops.pii.candidates import Run
 from llmops.pii.context import Context
 from llmops.pii.hit import Hit
 from llmops.pii.types import IP_ADDRESS
 
-CONTEXT = Context(
+CONTEXT: Final = Context(
     IP_ADDRESS,
     positive=(
         "ip",
@@ -62,11 +63,11 @@ CONTEXT = Context(
     penalty=0.45,
 )
 
-V4_SCORE = 0.6
-V6_SCORE = 0.75
+V4_SCORE: Final = 0.6
+V6_SCORE: Final = 0.75
 # IPv6 characters around a run that touches ':' or a hex letter.
-_V6_CHARS = re.compile(r"[0-9A-Fa-f:.]{2,45}")
-_V6_BACK = re.compile(r"[0-9A-Fa-f:.]{1,45}")
+_V6_CHARS: Final = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+_V6_BACK: Final = re.compile(r"[0-9A-Fa-f:.]{1,45}")
 
 
 def _octet_ok(octet: str) -> bool:

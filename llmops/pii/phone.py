@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberFormat, PhoneNumberMatcher
@@ -22,9 +23,9 @@ from llmops.pii.context import NOT_PII, Context
 from llmops.pii.hit import Hit
 from llmops.pii.types import PHONE_NUMBER
 
-DEFAULT_REGIONS = ("US", "GB", "DE", "FR", "IN", "ES", "IT", "NL", "CA", "AU")
+DEFAULT_REGIONS: Final = ("US", "GB", "DE", "FR", "IN", "ES", "IT", "NL", "CA", "AU")
 
-CONTEXT = Context(
+CONTEXT: Final = Context(
     PHONE_NUMBER,
     positive=(
         "phone",
@@ -95,22 +96,22 @@ CONTEXT = Context(
 )
 
 # Base scores: how sure the shape alone makes us once `phonenumbers` says VALID.
-INTERNATIONAL = 0.9  # "+44 20 7946 0958": nobody writes an order number with a "+"
-FORMATTED = 0.6  # "(415) 555-2671", "020 7946 0958"
-TRUNK = 0.5  # "0481908646": a national trunk prefix; quantities do not start with 0
-BARE = 0.4  # "4155552671", "912 345 678" (reads as a quantity too): needs a phone cue
+INTERNATIONAL: Final = 0.9  # "+44 20 7946 0958": nobody writes an order number with a "+"
+FORMATTED: Final = 0.6  # "(415) 555-2671", "020 7946 0958"
+TRUNK: Final = 0.5  # "0481908646": a national trunk prefix; quantities do not start with 0
+BARE: Final = 0.4  # "4155552671", "912 345 678" (reads as a quantity too): needs a phone cue
 
 # Shapes that are something else first: SSN-like 3-2-4, ZIP+4, a decimal, a dotted quad.
-_OTHER_SHAPES = re.compile(
+_OTHER_SHAPES: Final = re.compile(
     r"[0-9]{3}([- ])[0-9]{2}\1[0-9]{4}|[0-9]{5}-[0-9]{4}|[0-9]+\.[0-9]+|"
     r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
 )
 
 # An extension after the number: "x123", "ext. 12", "extension 4".
-EXTENSION = re.compile(r"[ ]{0,2}(?:x|ext\.?|extension)[ ]{0,2}[0-9]{1,6}(?![0-9])", re.I)
+EXTENSION: Final = re.compile(r"[ ]{0,2}(?:x|ext\.?|extension)[ ]{0,2}[0-9]{1,6}(?![0-9])", re.I)
 
 
-_NUMBER_TYPES = (
+_NUMBER_TYPES: Final = (
     "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number",
     "voip", "pager", "uan", "voicemail",
 )  # fmt: skip

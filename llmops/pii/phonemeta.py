@@ -50,37 +50,37 @@ UNKNOWN: Final = Unknown.UNKNOWN
 Verdict = str | None | Literal[Unknown.UNKNOWN]
 
 # phonenumbers' limits (phonenumberutil._MIN_LENGTH_FOR_NSN and friends).
-_MIN_NSN = 2
-_MAX_NSN = 17
-_MAX_CC_DIGITS = 3
-_MAX_INPUT = 250
+_MIN_NSN: Final = 2
+_MAX_NSN: Final = 17
+_MAX_CC_DIGITS: Final = 3
+_MAX_INPUT: Final = 250
 
 # _test_number_length's verdicts.
-_POSSIBLE = 0
-_LOCAL_ONLY = 1
-_TOO_SHORT = 2
-_INVALID_LENGTH = 3
-_TOO_LONG = 4
-_KEEPS_STRIP = (_POSSIBLE, _TOO_LONG)  # parse keeps a stripped national prefix on these only
+_POSSIBLE: Final = 0
+_LOCAL_ONLY: Final = 1
+_TOO_SHORT: Final = 2
+_INVALID_LENGTH: Final = 3
+_TOO_LONG: Final = 4
+_KEEPS_STRIP: Final = (_POSSIBLE, _TOO_LONG)  # parse keeps a stripped national prefix on these only
 
 # The candidate alphabet: digits, the separators phone.py's candidates hold, "+", and ASCII
 # letters (extensions). Thin spaces are not in phonenumbers' _VALID_PUNCTUATION: one between
 # digits makes the string not a viable number, one before or after them is trimmed.
-_ALPHABET = re.compile("[0-9 \u00a0\u2009\u202f\\-./()+A-Za-z]*")
-_NON_DIGITS = re.compile("[^0-9]+")
+_ALPHABET: Final = re.compile("[0-9 \u00a0\u2009\u202f\\-./()+A-Za-z]*")
+_NON_DIGITS: Final = re.compile("[^0-9]+")
 # A number ending in a digit, then an extension as phone.EXTENSION finds them (ASCII letters
 # spelled out: re.IGNORECASE would also take the Kelvin sign for a "k" and so on).
-_SIMPLE_EXTENSION = re.compile(
+_SIMPLE_EXTENSION: Final = re.compile(
     "(.*[0-9]) {0,2}(?:[xX]|[eE][xX][tT]\\.?|[eE][xX][tT][eE][nN][sS][iI][oO][nN]) {0,2}"
     "([0-9]{1,6})"
 )
-_LETTERS3 = re.compile("(?:.*?[A-Za-z]){3}")  # phonenumbers' _VALID_ALPHA_PHONE_PATTERN
+_LETTERS3: Final = re.compile("(?:.*?[A-Za-z]){3}")  # phonenumbers' _VALID_ALPHA_PHONE_PATTERN
 
 # phonenumberutil._FIRST_GROUP_ONLY_PREFIX_PATTERN
-_FIRST_GROUP_ONLY = re.compile("\\(?\\\\1\\)?")
+_FIRST_GROUP_ONLY: Final = re.compile("\\(?\\\\1\\)?")
 
 # The type descs whose match makes a number valid (_number_type_helper != UNKNOWN).
-_TYPES = (
+_TYPES: Final = (
     "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
     "voicemail", "fixed_line",
 )  # fmt: skip
@@ -209,7 +209,7 @@ class _Meta:
         return m is not None and self.needs[m.lastgroup or ""]
 
 
-_NON_GEO = "001"
+_NON_GEO: Final = "001"
 _METAS: dict[str, _Meta] = {}
 
 
@@ -271,7 +271,7 @@ def _code(cc: int) -> _Code:
 
 
 # Calling codes by their digits: no code starts with "0", so int(digits) is a code iff digits is.
-_CODES_BY_DIGITS = {str(cc): cc for cc in COUNTRY_CODE_TO_REGION_CODE}
+_CODES_BY_DIGITS: Final = {str(cc): cc for cc in COUNTRY_CODE_TO_REGION_CODE}
 
 
 def _plain_digits(candidate: str) -> str | None:

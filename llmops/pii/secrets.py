@@ -11,12 +11,13 @@ import base64
 import json
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from llmops.pii.hit import Hit
 from llmops.pii.types import SECRET
 
-TOKEN = re.compile(r"[A-Za-z0-9_\-.]{1,12000}")
-URL_TOKEN = re.compile(r"[A-Za-z0-9_\-./:]{1,400}")
+TOKEN: Final = re.compile(r"[A-Za-z0-9_\-.]{1,12000}")
+URL_TOKEN: Final = re.compile(r"[A-Za-z0-9_\-./:]{1,400}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,10 @@ FORMATS: tuple[Format, ...] = (
     ),
 )
 
-_PEM_HEAD = re.compile(r"-----BEGIN ((?:[A-Z0-9]{1,12} ){0,3})PRIVATE KEY( BLOCK)?-----")
-_PEM_TAIL = re.compile(r"-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----")
-_PEM_BODY = re.compile(r"[A-Za-z0-9+/=\s:,\-]{0,20000}")
-PEM_SCORE = 0.99
+_PEM_HEAD: Final = re.compile(r"-----BEGIN ((?:[A-Z0-9]{1,12} ){0,3})PRIVATE KEY( BLOCK)?-----")
+_PEM_TAIL: Final = re.compile(r"-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY: Final = re.compile(r"[A-Za-z0-9+/=\s:,\-]{0,20000}")
+PEM_SCORE: Final = 0.99
 
 
 def _mixed(s: str) -> bool:
@@ -99,7 +100,7 @@ def _fits(fmt: Format, token: str) -> bool:
 
 
 # The formats worth a search, by (the text has a "_", the text has a "-"), in FORMATS order.
-_SEARCHED = {
+_SEARCHED: Final = {
     (underscore, dash): tuple(
         f
         for f in FORMATS

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from llmops.pii.candidates import Run
 from llmops.pii.checksums import ssn_ok
 from llmops.pii.context import NOT_PII, Context
 from llmops.pii.hit import Hit
 from llmops.pii.types import US_SSN
 
-CONTEXT = Context(
+CONTEXT: Final = Context(
     US_SSN,
     positive=(
         "ssn",
@@ -31,9 +33,9 @@ CONTEXT = Context(
     penalty=0.4,
 )
 
-DASHED = 0.6  # "536-90-4399"
-SPACED = 0.45  # "536 90 4399"
-BARE = 0.3  # "536904399": also a routing or account number, needs a cue
+DASHED: Final = 0.6  # "536-90-4399"
+SPACED: Final = 0.45  # "536 90 4399"
+BARE: Final = 0.3  # "536904399": also a routing or account number, needs a cue
 
 
 def find_ssn(text: str, run: Run) -> list[Hit]:
