@@ -66,15 +66,19 @@ class Run:
         groups: list[tuple[int, int]] = []
         seps: list[str] = []
         ndigits = 0
-        last = -1
-        for m in GROUP.finditer(text, start, end):  # one pass: groups, separators, digit count
-            a, b = m.span()
-            if last >= 0:
-                seps.append(text[last:a])
+        a = start
+        while True:  # a run starts and ends on a digit: digits, then separators, and again
+            b = a + 1
+            while b < end and "0" <= text[b] <= "9":
+                b += 1
             groups.append((a, b))
             ndigits += b - a
-            last = b
-        return cls(start, end, groups, seps, ndigits)
+            if b >= end:
+                return cls(start, end, groups, seps, ndigits)
+            a = b + 1
+            while not "0" <= text[a] <= "9":
+                a += 1
+            seps.append(text[b:a])
 
     def tail(self, i: int) -> Run:
         """The run from its group i on (no rescan of the text)."""
