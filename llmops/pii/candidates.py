@@ -22,7 +22,6 @@ _AFTER_FULL_STOP: Final = " \u00a0\u2009\u202f\n"
 # The run goes on past the cap: a long stretch of digits and separators is no identifier.
 MORE_DIGITS: Final = re.compile(rf"{_SEP}{{0,3}}[0-9]")
 STRETCH: Final = re.compile(rf"[0-9{re.escape(SEPS)}]*")
-GROUP: Final = re.compile(r"[0-9]+")
 
 
 def run_end(text: str, start: int, end: int) -> int:
