@@ -92,7 +92,7 @@ def test_digit_runs_match_the_full_rule(text: str) -> None:
     assert ours == [m.span() for m in _FULL_RULE.finditer(text)]
 
 
-_MONEY_PIECES = list("0123456789 .,'-") + ["$", "€", "EUR", "USD", "Rs.", "euros", "x", "\u00a0"]
+_MONEY_PIECES = [*list("0123456789 .,'-"), "$", "€", "EUR", "USD", "Rs.", "euros", "x", "\xa0"]
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
@@ -110,7 +110,7 @@ _LOCAL_ENDING_HERE = re.compile(r"[\w.%+\-'!#$&*/=?^`{|}~]{1,64}\Z")
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(list("ab.+_-' é中@") + ["x" * 30]), max_size=50).map("".join))
+@given(st.lists(st.sampled_from([*list("ab.+_-' é中@"), "x" * 30]), max_size=50).map("".join))
 def test_email_local_part_read_backwards_is_the_one_ending_at_the_at(text: str) -> None:
     from llmops.pii.email import _LOCAL_REVERSED
 
