@@ -169,11 +169,13 @@ def find_amount(text: str, start: int, run_end: int = -1) -> tuple[int, int] | N
     if prev in " \u00a0" and start >= 2:
         prev = text[start - 2]
     # A currency before the number: a symbol, a code's last letter or "Rs.": else only after.
-    before = prev != "" and (prev in SYMBOLS or prev.isupper() or prev == ".")
+    pre = None
+    if prev != "" and (prev in SYMBOLS or prev.isupper() or prev == "."):
+        pre = PREFIX.search(text, max(0, start - 5), start)
     # With no currency before, one must follow the amount. An amount ends where its digit run
     # ends (inside a run only separators follow, and no currency starts with one), unless "," or
     # "'" groups it on: so a look at the run's end answers most numbers without the regex.
-    if not before and run_end >= 0 and text[run_end : run_end + 1] not in ",'" and not (
+    if pre is None and run_end >= 0 and text[run_end : run_end + 1] not in ",'" and not (
         _currency_at(text, run_end)
     ):
         return None
@@ -181,10 +183,8 @@ def find_amount(text: str, start: int, run_end: int = -1) -> tuple[int, int] | N
     if m is None:
         return None
     end = m.end()
-    if before:
-        pre = PREFIX.search(text, max(0, start - 5), start)
-        if pre is not None:
-            return pre.start(), end
+    if pre is not None:
+        return pre.start(), end
     # Most numbers have no currency after them: a look at the next character or two spares the
     # regex (which tries every currency code in turn).
     if not _currency_at(text, end):
