@@ -71,15 +71,18 @@ def test_compiled_and_pure_python_find_and_redact_the_same() -> None:
 
 
 def test_call_counting_tests_pass_in_pure_python() -> None:
-    """test_pii_linear counts the detector's work by patching its functions, which compiled
-    code calls directly (unpatched): with the compiled build live, run them in pure Python."""
+    """test_pii_linear counts the detector's work, and test_pii_phonemeta records its phone
+    checks, by patching its functions, which compiled code calls directly (unpatched): with the
+    compiled build live, run them in pure Python."""
     if llmops.pii.BACKEND != "compiled":
         pytest.skip("pure Python is live: the normal run of test_pii_linear.py covers it")
     code = (
         "import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
-        "'tests/test_pii_linear.py', '-k', 'work_grows']))"
+        "'tests/test_pii_linear.py', 'tests/test_pii_phonemeta.py', "
+        "'-k', 'work_grows or detectors_calls_on_the_corpus']))"
     )
-    assert "passed" in run_python(code, pure=True)
+    out = run_python(code, pure=True)
+    assert "7 passed" in out, out
 
 
 # --- (b) a stale build is never used -----------------------------------------------------------
