@@ -72,6 +72,10 @@ POSITIVES = [
     ("Your balance is $5,432.10.", "ACCOUNT_BALANCE", "$5,432.10"),
     ("Available credit: 2 300 EUR", "ACCOUNT_BALANCE", "2 300 EUR"),
     ("Sie haben €1.234,56 auf Ihrem Konto; saldo €1.234,56", "ACCOUNT_BALANCE", "€1.234,56"),
+    # Movements on the customer's own account (what the LLM chatbot made up):
+    ("The last transaction on your account was a $105.23 credit.", "ACCOUNT_BALANCE", "$105.23"),
+    ("Your most recent deposit of $1,200.00 has cleared.", "ACCOUNT_BALANCE", "$1,200.00"),
+    ("Your last payment of $250 was received on May 3.", "ACCOUNT_BALANCE", "$250"),
 ]
 
 
@@ -121,6 +125,9 @@ HARD_NEGATIVES = [
     "Room 1204, floor 12.",
     "PIN reset takes 3-5 days; in 2024 we reset 1200 PINs.",
     "Reference number 987654321.",
+    "A wire transfer costs $25 per transaction.",
+    "Transactions over $500 need approval.",
+    "Wires received after 5 pm are credited the next day; the fee is $15.",
 ]
 
 

@@ -21,6 +21,13 @@ CORPUS = ROOT / "tests" / "data" / "pii" / "corpus.jsonl"
 ABI = backend.abi_tag()
 
 
+@pytest.fixture(autouse=True)
+def _no_forced_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests set LLMOPS_PII_PURE themselves: one in the caller's environment (a run with
+    LLMOPS_PII_PURE=1) must not decide for them."""
+    monkeypatch.delenv(backend.PURE_ENV, raising=False)
+
+
 def run_python(code: str, *, pure: bool, cwd: Path = ROOT) -> str:
     """Run `code` in a fresh interpreter (from `cwd`, so `import llmops` finds that tree)."""
     env = {k: v for k, v in os.environ.items() if k != backend.PURE_ENV}

@@ -78,6 +78,18 @@ CONTEXT: Final = Context(
         "your investments",
         "deposited",
         "credited to your account",
+        # Movements on the customer's own account: as telling as a balance.
+        "last transaction",
+        "recent transaction",
+        "last payment",
+        "recent payment",
+        "last deposit",
+        "recent deposit",
+        "last withdrawal",
+        "recent withdrawal",
+        "on your account",
+        "credited",
+        "debited",
     ),
     negative=(
         "fee",
