@@ -166,12 +166,16 @@ CONTEXT: Final = Context(
 CUED: Final = 0.0  # an amount alone is no disclosure; the cue makes it one
 
 
-def money_after(text: str, end: int) -> bool:
-    """Could a currency follow the digits ending at `end` ("5€", "5 EUR", "5,-")? A cheap test."""
+def money_after(text: str, end: int, decimals: bool = True) -> bool:
+    """Could a currency follow the digits ending at `end` ("5€", "5 EUR"; with `decimals` also
+    "5,-" or "5.50 EUR", whose amount goes on)? A look at the next character or two, in place of
+    SUFFIX, which tries every currency code in turn."""
     c = text[end : end + 1]
-    if c == " " or c == "\u00a0":
+    if c in _SPACES and c:
         c = text[end + 1 : end + 2]
-    return c != "" and (c in SYMBOLS or c.isupper() or c in "edprf,.")
+    return c != "" and (
+        c in SYMBOLS or c.isupper() or c in "edprf" or (decimals and c in ",.")
+    )
 
 
 def find_amount(text: str, start: int, run_end: int = -1) -> tuple[int, int] | None:
@@ -188,7 +192,7 @@ def find_amount(text: str, start: int, run_end: int = -1) -> tuple[int, int] | N
     # ends (inside a run only separators follow, and no currency starts with one), unless "," or
     # "'" groups it on: so a look at the run's end answers most numbers without the regex.
     if pre is None and run_end >= 0 and text[run_end : run_end + 1] not in ",'" and not (
-        _currency_at(text, run_end)
+        money_after(text, run_end, decimals=False)
     ):
         return None
     m = AMOUNT.match(text, start)
@@ -197,22 +201,12 @@ def find_amount(text: str, start: int, run_end: int = -1) -> tuple[int, int] | N
     end = m.end()
     if pre is not None:
         return pre.start(), end
-    # Most numbers have no currency after them: a look at the next character or two spares the
-    # regex (which tries every currency code in turn).
-    if not _currency_at(text, end):
+    if not money_after(text, end, decimals=False):  # most numbers have no currency after them
         return None
     post = SUFFIX.match(text, end)
     if post is not None:
         return start, post.end()
     return None
-
-
-def _currency_at(text: str, end: int) -> bool:
-    """Could SUFFIX match at `end`? Its first character (after a space) says no, cheaply."""
-    c = text[end : end + 1]
-    if c in _SPACES and c:
-        c = text[end + 1 : end + 2]
-    return c != "" and (c in SYMBOLS or c.isupper() or c in "edprf")
 
 
 def score_amount(text: str, start: int, end: int) -> float:

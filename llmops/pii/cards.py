@@ -147,7 +147,7 @@ def _cued(text: str, start: int, cue: Phrases, reach: int = 40) -> bool:
     """Is there a cue right before `start`, with only link words in between?"""
     lo = max(0, start - reach)
     seg = text[lo:start]
-    if not _hinted(seg.lower()):
+    if not has_code_cue(seg.lower()):
         return False  # the common case: no cue word at all, nothing more to do
     digit = _DIGIT.search(seg[::-1])  # nothing may stand between cue and code but words
     if digit is not None:
@@ -166,11 +166,7 @@ CUE_SCORE: Final = 0.85
 def has_code_cue(lower: str) -> bool:
     """Could there be a CVV or PIN cue in the text (given lower-cased)? Plain substring tests: a
     case-insensitive regex alternation would try every branch at every position."""
-    return _hinted(lower)
-
-
-def _hinted(low: str) -> bool:
-    return any(w in low for w in _HINT_WORDS)
+    return any(w in lower for w in _HINT_WORDS)
 
 
 def find_codes(text: str, run: Run) -> list[Hit]:

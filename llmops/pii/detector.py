@@ -54,6 +54,8 @@ from llmops.pii.types import (
 
 # Characters right before an amount's digits ("$5", "EUR 5", "Rs. 5").
 _MONEY_LEAD: Final = frozenset(balance.SYMBOLS + " \u00a0")
+# Types whose cue words are looked for in the lower-cased text.
+_LOWER_CUED: Final = frozenset((SWIFT_CODE, CARD_CVV, CARD_PIN))
 # A run claimed this surely by another recognizer is no phone number.
 _SURE: Final = 0.8
 # Texts up to this size are remembered, so that `pii()` and `financial()` on one answer scan once.
@@ -82,6 +84,7 @@ class Detector:
         if unknown:
             raise ValueError(f"unknown entity types: {', '.join(sorted(unknown))}")
         self.entities = wanted
+        self._cue_words = not wanted.isdisjoint(_LOWER_CUED)
         self._phones = phone.PhoneFinder(self.regions)
         self.allowlist = Allowlist(allow, self._phones.regions)
         self._cached = lru_cache(maxsize=256)(self._detect)
@@ -154,7 +157,8 @@ class Detector:
             hits += secrets.find_secrets(text)
         if EMAIL_ADDRESS in want and "@" in text:
             hits += find_emails(text)
-        lower = text.lower()  # for cue words: SWIFT/BIC here, CVV/PIN in _numbers
+        # For cue words: SWIFT/BIC here, CVV/PIN in _numbers.
+        lower = text.lower() if self._cue_words else ""
         if SWIFT_CODE in want and len(lower) == len(text) and (
             "swift" in lower or "bic" in lower or "bank id" in lower
         ):
@@ -289,6 +293,7 @@ class Detector:
             for h in hits:
                 if h.score >= _SURE and h.start <= run.start and h.end >= run.end:
                     sure = True
+                    break
             if not sure:
                 hits += self._phones.find(text, run, self.threshold)
         return hits

@@ -20,16 +20,3 @@ class Hit:
 
     def __repr__(self) -> str:
         return f"Hit({self.type!r}, {self.start}, {self.end}, {self.score})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Hit):
-            return NotImplemented
-        return (self.type, self.start, self.end, self.score, self.norm) == (
-            other.type,
-            other.start,
-            other.end,
-            other.score,
-            other.norm,
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was

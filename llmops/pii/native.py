@@ -20,9 +20,11 @@ import sys
 import tempfile
 import time
 from importlib import metadata
+from pathlib import Path
 
 from filelock import FileLock
 
+from llmops.fileio import write_atomic
 from llmops.pii.backend import (
     GROUP,
     NATIVE_DIR,
@@ -120,15 +122,6 @@ def _run(args: list[str], cwd: str, log: str, what: str) -> None:
             raise BuildError(f"{what} failed: {_first_error(f.read())}")
 
 
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _snapshot(pkg_dir: str, src: str) -> dict[str, bytes]:
     """Copy the package's sources into `src`/llmops/pii, reading each once, and return the
     bytes of those to compile: what is compiled is what is stamped, even if a module is saved
@@ -203,7 +196,7 @@ def build(
                 os.unlink(os.path.join(native_dir, STAMP_NAME))
             shutil.rmtree(native_dir, ignore_errors=True)
             os.rename(staging, native_dir)
-            _write_atomic(os.path.join(native_dir, STAMP_NAME), stamp_text(sources, version))
+            write_atomic(Path(native_dir, STAMP_NAME), stamp_text(sources, version))
         finally:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(staging, ignore_errors=True)

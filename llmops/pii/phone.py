@@ -307,8 +307,12 @@ def _valid(candidate: str, region: str) -> str | None:
     (a valid number, with the national prefix where the region requires it), else None.
     Cached: support lines and a customer's own number come back again and again."""
     got = phonemeta.valid(candidate, region)  # the same answer from the metadata, 10x faster
-    if got is not phonemeta.UNKNOWN:
-        return got
+    return library_valid(candidate, region) if got is phonemeta.UNKNOWN else got
+
+
+def library_valid(candidate: str, region: str) -> str | None:
+    """`_valid` as `phonenumbers` itself answers it, uncached: where phonemeta cannot, and the
+    reference its tests and benchmark hold it to."""
     if _matcher_verify is None:
         for m in PhoneNumberMatcher(candidate, region, leniency=Leniency.VALID):
             if m.start == 0 and m.end == len(candidate):

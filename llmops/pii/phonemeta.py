@@ -435,23 +435,12 @@ class FastValid:
     def _finish(self, code: _Code, number: str) -> Verdict:
         """The rest of parse for a number with its country code (after "+", an IDD or the
         region's own code): the code's main metadata, no national prefix rule to check."""
-        meta = code.main
         if not code.supported:
             return UNKNOWN
         if len(number) < _MIN_NSN:
             return None  # TOO_SHORT_NSN
-        stripped, _ = meta.strip_prefix(number)
-        if len(stripped) > _MAX_INPUT:
-            return UNKNOWN
-        if meta.length_verdicts[len(stripped)] in _KEEPS_STRIP:
-            number = stripped
-        if len(number) < _MIN_NSN or len(number) > _MAX_NSN:
-            return None  # TOO_SHORT_NSN, TOO_LONG
-        if not number.strip("0"):
-            return UNKNOWN  # national_number 0: format_number falls back to the raw input
-        if not code.is_valid(number):
-            return None
-        return f"+{meta.ccs}{number}"
+        kept = _national_number(code.main, number)
+        return UNKNOWN if kept is None else _e164(code, kept[0])
 
     def _finish_national(self, digits: str, raw: str) -> Verdict:
         """The rest of parse for a number written nationally (FROM_DEFAULT_COUNTRY): the
@@ -460,23 +449,41 @@ class FastValid:
         meta = self.meta
         if not code.supported:
             return UNKNOWN
-        stripped, had_prefix = meta.strip_prefix(digits)
-        if len(stripped) > _MAX_INPUT:
+        kept = _national_number(meta, digits)
+        if kept is None:
             return UNKNOWN
-        number = stripped if meta.length_verdicts[len(stripped)] in _KEEPS_STRIP else digits
-        if len(number) < _MIN_NSN or len(number) > _MAX_NSN:
-            return None  # TOO_SHORT_NSN, TOO_LONG
-        if not number.strip("0"):
-            return UNKNOWN  # national_number 0: format_number falls back to the raw input
-        if not code.is_valid(number):
-            return None
+        number, had_prefix = kept
+        got = _e164(code, number)
+        if got is None or got is UNKNOWN:
+            return got
         formatting = code.formatting
         if formatting is not None and formatting.formats is not None:
             if formatting is not meta or raw != digits:
                 had_prefix = formatting.strip_prefix(raw)[1]
             if not had_prefix and formatting.prefix_required(number):
                 return None  # "20 7946 0958" in GB: VALID wants the "0" where formats show it
-        return f"+{meta.ccs}{number}"
+        return got
+
+
+def _national_number(meta: _Meta, number: str) -> tuple[str, bool] | None:
+    """parse's national prefix step: the number it keeps (stripped where the stripped length
+    passes _test_number_length), and whether a prefix was there; None past _MAX_INPUT."""
+    stripped, had_prefix = meta.strip_prefix(number)
+    if len(stripped) > _MAX_INPUT:
+        return None
+    kept = stripped if meta.length_verdicts[len(stripped)] in _KEEPS_STRIP else number
+    return kept, had_prefix
+
+
+def _e164(code: _Code, number: str) -> Verdict:
+    """The end of parse and is_valid_number for the national number `number` of `code`."""
+    if len(number) < _MIN_NSN or len(number) > _MAX_NSN:
+        return None  # TOO_SHORT_NSN, TOO_LONG
+    if not number.strip("0"):
+        return UNKNOWN  # national_number 0: format_number falls back to the raw input
+    if not code.is_valid(number):
+        return None
+    return f"+{code.main.ccs}{number}"
 
 
 _FAST: dict[str, FastValid] = {}
