@@ -27,46 +27,59 @@ _ABBREVIATIONS: Final = frozenset(
 )
 
 
-# Each branch starts with a literal, so the regex engine skips ahead to candidates in C (a
-# branch that starts with a class makes it try the whole pattern at every position).
-_BREAK: Final = re.compile(r"\.[ \u00a0]|![ \u00a0]|\?[ \u00a0]|;[ \u00a0]|\n")
+# A sentence ends at a newline, or at ". ", "! ", "? " or "; " (or with a no-break space).
+# The breaks are found by hand, with code points: compiled, `ord(s[i])` reads the string's buffer
+# directly, a fifth of the cost of a regex search of the window.
 
 
-# The same on a reversed string, where the first match is the last break. It starts with one
-# class (a newline or the punctuation) so the engine skips ahead in C; the white space that must
-# follow the punctuation comes before it here, checked looking back.
-_BREAK_REVERSED: Final = re.compile(r"[\n.!?;](?:(?<=\n)|(?<=[ \u00a0].))")
+def _ends(c: int) -> bool:
+    return c in (46, 33, 63, 59)  # . ! ? ;
 
 
 def _break_before(s: str) -> int:
     """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
     A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
-    r = s[::-1]
-    last = len(s) - 1
-    m = _BREAK_REVERSED.search(r)
-    while m is not None:
-        i = last - m.start()
-        if s[i] != "." or not _abbreviation(s, i):
+    after = 0  # the code point after s[i]; 0 past the end
+    for i in range(len(s) - 1, -1, -1):
+        c = ord(s[i])
+        if c == 10:
             return i
-        m = _BREAK_REVERSED.search(r, m.end())  # an abbreviation's dot: the break before it
+        if (after == 32 or after == 0xA0) and _ends(c) and (c != 46 or not _abbreviation(s, i)):
+            return i
+        after = c
     return -1
 
 
 def _break_after(s: str) -> int:
     """Index of the first sentence break in `s`, or -1."""
-    m = _BREAK.search(s)
-    while m is not None:
-        i = m.start()
-        if s[i] != "." or not _abbreviation(s, i):
+    last = len(s) - 1
+    for i in range(last + 1):
+        c = ord(s[i])
+        if c == 10:
             return i
-        m = _BREAK.search(s, m.end())
+        if (
+            i < last
+            and _ends(c)
+            and ord(s[i + 1]) in (32, 0xA0)
+            and (c != 46 or not _abbreviation(s, i))
+        ):
+            return i
     return -1
 
 
+_LONGEST_ABBREVIATION: Final = max(len(a) for a in _ABBREVIATIONS)
+
+
 def _abbreviation(s: str, dot: int) -> bool:
+    """Is the word before the dot at `dot` a single letter or a known abbreviation?"""
     j = dot
-    while j > 0 and s[j - 1].isalpha():
+    while j > 0:
+        c = ord(s[j - 1])
+        if not (97 <= c <= 122 or 65 <= c <= 90 or (c > 127 and s[j - 1].isalpha())):
+            break
         j -= 1
+        if dot - j > _LONGEST_ABBREVIATION:
+            return False
     word = s[j:dot].lower()
     return len(word) == 1 or word in _ABBREVIATIONS
 

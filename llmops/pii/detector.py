@@ -20,14 +20,13 @@ from llmops.pii import balance, bank, cards, crypto, network, phone, secrets, ss
 from llmops.pii.allow import Allowlist
 from llmops.pii.candidates import (
     DATE,
-    DIGIT_RUN,
     MORE_DIGITS,
     SEPS,
     STRETCH,
     Run,
     alnum_left,
     alnum_right,
-    run_end,
+    next_run,
 )
 from llmops.pii.email import find_emails
 from llmops.pii.finding import Finding
@@ -175,16 +174,13 @@ class Detector:
         hits: list[Hit] = []
         bi = 0
         pos = 0
-        search = DIGIT_RUN.search
         # Short codes (CVV, PIN) need a cue word: without one anywhere, skip them all. Asked
         # the first time a short run shows up.
         codes: bool | None = None if (CARD_CVV in want or CARD_PIN in want) else False
         while True:
-            m = search(text, pos)
-            if m is None:
+            s, e = next_run(text, pos)
+            if s < 0:
                 break
-            s, e = m.span()
-            e = run_end(text, s, e)
             pos = stop = e  # e may be cut back below; stop stays the run's end
             # Inside something already found (an email, a key): skip past it.
             while bi < len(blocked) and blocked[bi][1] <= s:
