@@ -9,7 +9,10 @@ decide.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # a native 64-bit int when compiled; annotations only, so no runtime import
+    from mypy_extensions import i64
 
 # Separators inside a written number: spaces (also no-break and thin), dash, dot, slash, parens.
 SEPS: Final = " \u00a0\u2009\u202f-./()"
@@ -41,11 +44,11 @@ def _ends_sentence(c: int) -> bool:
 
 def next_run(text: str, pos: int) -> tuple[int, int]:
     """The first run of digits at or after `pos`, as (start, end); (-1, -1) if there is none."""
-    n = len(text)
+    n: i64 = len(text)
     if not COMPILED:  # interpreted, the regex engine's loop is the fast one
         m = _DIGIT.search(text, pos)
         return (-1, -1) if m is None else (m.start(), run_end(text, m.start(), n))
-    s = pos
+    s: i64 = pos
     while s < n:
         c = ord(text[s])
         if 48 <= c <= 57:
@@ -54,10 +57,11 @@ def next_run(text: str, pos: int) -> tuple[int, int]:
     return -1, -1
 
 
-def run_end(text: str, start: int, n: int) -> int:
+def run_end(text: str, start: i64, n: i64) -> i64:
     """The end of the run of digits that starts at `start` (`n` is `len(text)`)."""
-    i = start + 1
-    ndigits = 1
+    i: i64 = start + 1
+    ndigits: i64 = 1
+    j: i64 = 0
     while True:
         while i < n and ndigits < MAX_DIGITS:
             c = ord(text[i])
@@ -117,16 +121,18 @@ class Run:
     def of(cls, text: str, start: int, end: int) -> Run:
         groups: list[tuple[int, int]] = []
         seps: list[str] = []
-        ndigits = 0
-        a = start
+        ndigits: i64 = 0
+        a: i64 = start
+        b: i64 = 0
+        stop: i64 = end
         while True:  # a run starts and ends on a digit: digits, then separators, and again
             b = a + 1
-            while b < end and 48 <= ord(text[b]) <= 57:
+            while b < stop and 48 <= ord(text[b]) <= 57:
                 b += 1
             groups.append((a, b))
             ndigits += b - a
-            if b >= end:
-                return cls(start, end, groups, seps, ndigits)
+            if b >= stop:
+                return Run(start, end, groups, seps, ndigits)  # compiled: a native call, not cls()
             a = b + 1
             while not 48 <= ord(text[a]) <= 57:
                 a += 1

@@ -12,7 +12,10 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from operator import itemgetter
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # a native 64-bit int when compiled; annotations only, so no runtime import
+    from mypy_extensions import i64
 
 WORD: Final = re.compile(r"[^\W\d_]+")
 _ASCII_WORD: Final = re.compile(r"[a-z]+")  # WORD on lower-case ASCII text
@@ -40,6 +43,7 @@ def _break_before(s: str) -> int:
     """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
     A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
     after = 0  # the code point after s[i]; 0 past the end
+    i: i64
     for i in range(len(s) - 1, -1, -1):
         c = ord(s[i])
         if c == 10:
@@ -52,7 +56,8 @@ def _break_before(s: str) -> int:
 
 def _break_after(s: str) -> int:
     """Index of the first sentence break in `s`, or -1."""
-    last = len(s) - 1
+    last: i64 = len(s) - 1
+    i: i64
     for i in range(last + 1):
         c = ord(s[i])
         if c == 10:
@@ -70,9 +75,9 @@ def _break_after(s: str) -> int:
 _LONGEST_ABBREVIATION: Final = max(len(a) for a in _ABBREVIATIONS)
 
 
-def _abbreviation(s: str, dot: int) -> bool:
+def _abbreviation(s: str, dot: i64) -> bool:
     """Is the word before the dot at `dot` a single letter or a known abbreviation?"""
-    j = dot
+    j: i64 = dot
     while j > 0:
         c = ord(s[j - 1])
         if not (97 <= c <= 122 or 65 <= c <= 90 or (c > 127 and s[j - 1].isalpha())):
