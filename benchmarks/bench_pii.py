@@ -48,28 +48,35 @@ def size_mb(texts: list[str]) -> float:
     return sum(len(t.encode("utf-8")) for t in texts) / 1e6
 
 
-def throughput(fn: Callable[[str], object], texts: list[str], repeat: int) -> float:
-    """Best seconds of `repeat` passes of fn over all texts (after a short warm-up). Caches
-    are cleared before each pass: no pass profits from values seen in an earlier one."""
+def timed(fn: Callable[[str], object], texts: list[str]) -> Callable[[], float]:
+    """A timed pass of fn over texts, after a short warm-up. Our caches are cleared before each
+    pass: no pass profits from values seen in an earlier one."""
     for t in texts[:50]:
         fn(t)
-    best = float("inf")
-    for _ in range(repeat):
+
+    def run() -> float:
         clear_caches()
         t0 = time.perf_counter()
         for t in texts:
             fn(t)
-        best = min(best, time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+    return run
+
+
+def race(passes: list[Callable[[], float]], repeat: int) -> list[float]:
+    """Best seconds of each pass over `repeat` rounds. A round runs the passes back to back, so
+    that a slow spell of a shared machine weighs on both detectors alike."""
+    best = [float("inf")] * len(passes)
+    for _ in range(repeat):
+        for i, run in enumerate(passes):
+            best[i] = min(best[i], run())
     return best
 
 
-def ours(args: argparse.Namespace, corpus: Corpus) -> tuple[dict[str, Score], float]:
-    texts = [t for t, _ in corpus]
+def ours(corpus: Corpus) -> dict[str, Score]:
     d = Detector()
-    scores = evaluate(corpus, lambda t: [(f.type, f.start, f.end) for f in d.scan(t)])
-    # Throughput without the detector's per-text cache (`_detect`, not `scan`).
-    seconds = throughput(Detector()._detect, texts, args.repeat)
-    return scores, seconds
+    return evaluate(corpus, lambda t: [(f.type, f.start, f.end) for f in d.scan(t)])
 
 
 _PRESIDIO: list[Callable[[str], presidio_anchor.Scored]] = []
@@ -83,21 +90,17 @@ def presidio_predict() -> Callable[[str], presidio_anchor.Scored]:
     return _PRESIDIO[0]
 
 
-def presidio(
-    args: argparse.Namespace, corpus: Corpus
-) -> tuple[dict[str, Score], float, list[str]] | None:
-    if args.no_presidio or not presidio_anchor.available():
-        return None
-    sample = corpus
+def presidio_sample(args: argparse.Namespace, corpus: Corpus) -> Corpus:
     if args.presidio_sample and args.presidio_sample < len(corpus):
-        sample = random.Random(1).sample(corpus, args.presidio_sample)
+        return random.Random(1).sample(corpus, args.presidio_sample)
+    return corpus
+
+
+def presidio_scores(sample: Corpus) -> dict[str, Score]:
+    """Presidio's scores on its sample, at the score threshold that suits it best, by type."""
     predict = presidio_predict()
-    predict(sample[0][0])
-    t0 = time.perf_counter()
     found = [predict(t) for t, _ in sample]
-    seconds = time.perf_counter() - t0
     shared = set(presidio_anchor.SHARED.values())
-    # Presidio at the score threshold that suits it best, type by type.
     best: dict[str, Score] = {}
     for thr in PRESIDIO_THRESHOLDS:
         it = iter(found)
@@ -109,7 +112,33 @@ def presidio(
         for kind, score in scores.items():
             if kind not in best or score.f1 > best[kind].f1:
                 best[kind] = score
-    return best, seconds, [t for t, _ in sample]
+    return best
+
+
+def speeds(texts: list[str], sample: list[str] | None, repeat: int) -> tuple[float, float]:
+    """Our seconds for `texts` and Presidio's for `sample` (0 if None), raced (see `race`)."""
+    passes = [timed(Detector()._detect, texts)]
+    if sample is not None:
+        passes.append(timed(presidio_predict(), sample))
+    seconds = race(passes, repeat)
+    return seconds[0], seconds[1] if sample is not None else 0.0
+
+
+def print_speeds(
+    texts: list[str], sample: list[str] | None, repeat: int, what: str = ""
+) -> tuple[float, float]:
+    """Race, print our MB/s, Presidio's and the ratio; return both MB/s."""
+    ours_s, theirs_s = speeds(texts, sample, repeat)
+    ours_mbs = size_mb(texts) / ours_s
+    print(f"ours:     {ours_mbs:7.2f} MB/s  {len(texts) / ours_s:9.0f} texts/s  {what}")
+    if sample is None:
+        print("presidio: not installed (pip install -e '.[bench]') or --no-presidio")
+        return ours_mbs, 0.0
+    p_mbs = size_mb(sample) / theirs_s
+    p_rate = len(sample) / theirs_s
+    print(f"presidio: {p_mbs:7.3f} MB/s  {p_rate:9.0f} texts/s  ({len(sample)} texts)")
+    print(f"speed-up: {ours_mbs / p_mbs:7.0f}x  (best of {repeat} rounds each, raced)")
+    return ours_mbs, p_mbs
 
 
 def hostile(repeat: int) -> list[tuple[str, list[tuple[float, float]]]]:
@@ -128,7 +157,7 @@ def hostile(repeat: int) -> list[tuple[str, list[tuple[float, float]]]]:
         for mb in (0.5, 1.0, 2.0):
             text = make(int(mb * 1e6))
             d = Detector()
-            seconds = min(throughput(d._detect, [text], 1) for _ in range(repeat))
+            seconds = race([timed(d._detect, [text])], repeat)[0]
             cells.append((mb, seconds))
         rows.append((name, cells))
     return rows
@@ -146,9 +175,10 @@ def report(args: argparse.Namespace) -> int:
     mb = size_mb(texts)
     n_spans = sum(len(s) for _, s in corpus)
     print(f"corpus: {len(corpus)} texts, {mb:.2f} MB, {n_spans} labeled spans")
-    scores, seconds = ours(args, corpus)
-    ours_mbs = mb / seconds
-    theirs = presidio(args, corpus)
+    scores = ours(corpus)
+    with_presidio = not args.no_presidio and presidio_anchor.available()
+    sample = presidio_sample(args, corpus) if with_presidio else None
+    theirs = presidio_scores(sample) if sample is not None else None
 
     md = args.markdown
     head = ("type", "ours P", "R", "F1", "Presidio P", "R", "F1")
@@ -160,7 +190,7 @@ def report(args: argparse.Namespace) -> int:
         print(f"{'type':18} " + " ".join(f"{c:>6}" for c in cols) + "  (Presidio)")
     for kind in sorted(ALL_TYPES):
         mine = scores.get(kind)
-        other = theirs[0].get(kind) if theirs else None
+        other = theirs.get(kind) if theirs else None
         if md:
             cells = [f"{x:.3f}" for x in (mine.precision, mine.recall, mine.f1)] if mine else []
             cells += (
@@ -176,46 +206,28 @@ def report(args: argparse.Namespace) -> int:
     if theirs:
         shared = set(presidio_anchor.SHARED.values())
         mine_shared = micro({k: v for k, v in scores.items() if k in shared})
-        print(f"{'micro (shared)':18} {fmt(mine_shared)}   {fmt(micro(theirs[0]))}")
+        print(f"{'micro (shared)':18} {fmt(mine_shared)}   {fmt(micro(theirs))}")
 
-    print()
-    rate = len(texts) / seconds
-    print(
-        f"ours:     {ours_mbs:7.2f} MB/s  {rate:9.0f} texts/s  ({BACKEND}, best of {args.repeat})"
-    )
     if theirs:
-        _, p_seconds, p_texts = theirs
-        p_mbs = size_mb(p_texts) / p_seconds
-        p_n = len(p_texts)
-        print(f"presidio: {p_mbs:7.3f} MB/s  {p_n / p_seconds:9.0f} texts/s  ({p_n} texts)")
-        print(f"speed-up: {ours_mbs / p_mbs:7.0f}x")
         print(
             "Presidio's scores are at its best score threshold per type, of "
             + ", ".join(str(t) for t in PRESIDIO_THRESHOLDS)
         )
-    else:
-        print("presidio: not installed (pip install -e '.[bench]') or --no-presidio")
+    print()
+    p_texts = [t for t, _ in sample] if sample is not None else None
+    print_speeds(texts, p_texts, args.repeat, f"({BACKEND})")
 
     if not args.corpus and not args.no_answers:
-        answers = [t for t, _ in corpus_from(args, profile="answers")][: max(1000, args.n // 4)]
-        a_mb = size_mb(answers)
-        a_sec = throughput(Detector()._detect, answers, args.repeat)
+        answers = corpus_from(args, profile="answers")[: max(1000, args.n // 4)]
+        a_texts = [t for t, _ in answers]
+        a_mb = size_mb(a_texts)
         print()
         print(
-            f"chatbot-like answers ({len(answers)} texts, {a_mb:.2f} MB, "
-            f"{a_mb * 1e6 / len(answers):.0f} bytes each, an entity in ~30%):"
+            f"chatbot-like answers ({len(a_texts)} texts, {a_mb:.2f} MB, "
+            f"{a_mb * 1e6 / len(a_texts):.0f} bytes each, an entity in ~30%):"
         )
-        print(f"ours:     {a_mb / a_sec:7.2f} MB/s  {len(answers) / a_sec:9.0f} texts/s")
-        if theirs:
-            sample = answers[: args.presidio_sample or len(answers)]
-            predict = presidio_predict()
-            t0 = time.perf_counter()
-            for t in sample:
-                predict(t)
-            p_sec = time.perf_counter() - t0
-            p_mbs = size_mb(sample) / p_sec
-            print(f"presidio: {p_mbs:7.3f} MB/s  {len(sample) / p_sec:9.0f} texts/s")
-            print(f"speed-up: {a_mb / a_sec / p_mbs:7.0f}x")
+        a_sample = [t for t, _ in presidio_sample(args, answers)] if with_presidio else None
+        print_speeds(a_texts, a_sample, args.repeat)
 
     if not args.no_hostile:
         print()
