@@ -69,8 +69,9 @@ def test_never_crashes_on_any_unicode(text: str) -> None:
     get_detector().redact(text)
 
 
-# The digit-run walk gives exactly the runs of the pattern with the full rule: a dot followed by
-# white space ends the run.
+# Both ways of finding digit runs (the regex and full_stop, interpreted; the walk, compiled)
+# give exactly the runs of the pattern with the full rule: a dot followed by white space ends the
+# run.
 _FULL_RULE = re.compile(
     r"[0-9](?:(?:[ \u00a0\u2009\u202f\-/()]|\.(?![ \u00a0\u2009\u202f\n])){0,3}[0-9]){0,47}"
 )
@@ -83,13 +84,24 @@ _RUN_CHARS = [*list("0123456789 .-/()\n\u00a0\u2009\u202fa"), "0123456789"]
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_RUN_CHARS), max_size=120).map("".join))
 def test_digit_runs_match_the_full_rule(text: str) -> None:
-    from llmops.pii.candidates import next_run
+    from llmops.pii.candidates import DIGIT_RUN, full_stop, next_run, run_end
 
-    ours, pos = [], 0
+    want = [m.span() for m in _FULL_RULE.finditer(text)]
+    searched, walked, found, pos = [], [], [], 0
+    while (m := DIGIT_RUN.search(text, pos)) is not None:
+        searched.append((m.start(), full_stop(text, m.start(), m.end())))
+        pos = searched[-1][1]
+    pos = 0
+    while (m := re.compile("[0-9]").search(text, pos)) is not None:
+        walked.append((m.start(), run_end(text, m.start(), len(text))))
+        pos = walked[-1][1]
+    pos = 0
     while (run := next_run(text, pos))[0] >= 0:
-        ours.append(run)
+        found.append(run)
         pos = run[1]
-    assert ours == [m.span() for m in _FULL_RULE.finditer(text)]
+    assert searched == want
+    assert walked == want
+    assert found == want
 
 
 _MONEY_PIECES = [*list("0123456789 .,'-"), "$", "€", "EUR", "USD", "Rs.", "euros", "x", "\xa0"]
@@ -122,3 +134,15 @@ def test_email_local_part_read_backwards_is_the_one_ending_at_the_at(text: str) 
         got = _LOCAL_REVERSED.match(text[lo:at][::-1])
         assert (want.start() if want else None) == (at - got.end() if got else None)
         at = text.find("@", at + 1)
+
+
+_CLAUSE_PIECES = [*list(".!?; \n\u00a0aZé1"), "Tel", "no", "acct", "approx", "Approximately", "é."]
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_CLAUSE_PIECES), max_size=40).map("".join))
+def test_sentence_breaks_found_alike_by_regex_and_by_scan(text: str) -> None:
+    from llmops.pii import context
+
+    assert context._scan_break_before(text) == context._search_break_before(text)
+    assert context._scan_break_after(text) == context._search_break_after(text)

@@ -31,17 +31,57 @@ _ABBREVIATIONS: Final = frozenset(
 
 
 # A sentence ends at a newline, or at ". ", "! ", "? " or "; " (or with a no-break space).
-# The breaks are found by hand, with code points: compiled, `ord(s[i])` reads the string's buffer
-# directly, a fifth of the cost of a regex search of the window.
+# Two ways to find the breaks, held to each other by a property test: interpreted, the regex
+# engine's loop is the fast one; compiled, a loop over code points (`ord(s[i])` is a direct read
+# of the string's buffer) costs a fifth of the regex search.
+#
+# Each branch starts with a literal, so the regex engine skips ahead to candidates in C (a
+# branch that starts with a class makes it try the whole pattern at every position).
+_BREAK: Final = re.compile(r"\.[ \u00a0]|![ \u00a0]|\?[ \u00a0]|;[ \u00a0]|\n")
+# The same on a reversed string, where the first match is the last break. It starts with one
+# class (a newline or the punctuation) so the engine skips ahead in C; the white space that must
+# follow the punctuation comes before it here, checked looking back.
+_BREAK_REVERSED: Final = re.compile(r"[\n.!?;](?:(?<=\n)|(?<=[ \u00a0].))")
+
+
+def _break_before(s: str) -> int:
+    """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
+    A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
+    return _scan_break_before(s) if COMPILED else _search_break_before(s)
+
+
+def _break_after(s: str) -> int:
+    """Index of the first sentence break in `s`, or -1."""
+    return _scan_break_after(s) if COMPILED else _search_break_after(s)
+
+
+def _search_break_before(s: str) -> int:
+    r = s[::-1]
+    last = len(s) - 1
+    m = _BREAK_REVERSED.search(r)
+    while m is not None:
+        i = last - m.start()
+        if s[i] != "." or not _abbreviation(s, i):
+            return i
+        m = _BREAK_REVERSED.search(r, m.end())  # an abbreviation's dot: the break before it
+    return -1
+
+
+def _search_break_after(s: str) -> int:
+    m = _BREAK.search(s)
+    while m is not None:
+        i = m.start()
+        if s[i] != "." or not _abbreviation(s, i):
+            return i
+        m = _BREAK.search(s, m.end())
+    return -1
 
 
 def _ends(c: int) -> bool:
     return c in (46, 33, 63, 59)  # . ! ? ;
 
 
-def _break_before(s: str) -> int:
-    """Index of the last sentence break in `s` (the text before it is another sentence), or -1.
-    A ". " after an abbreviation ("Tel. 020 ...", "Acct no. 1234") is no break."""
+def _scan_break_before(s: str) -> int:
     after = 0  # the code point after s[i]; 0 past the end
     i: i64
     for i in range(len(s) - 1, -1, -1):
@@ -54,8 +94,7 @@ def _break_before(s: str) -> int:
     return -1
 
 
-def _break_after(s: str) -> int:
-    """Index of the first sentence break in `s`, or -1."""
+def _scan_break_after(s: str) -> int:
     last: i64 = len(s) - 1
     i: i64
     for i in range(last + 1):
@@ -87,6 +126,10 @@ def _abbreviation(s: str, dot: i64) -> bool:
             return False
     word = s[j:dot].lower()
     return len(word) == 1 or word in _ABBREVIATIONS
+
+
+# Is this module compiled (see native.py)? A compiled function is no Python function.
+COMPILED: Final = type(_abbreviation).__name__ != "function"
 
 
 Words = tuple[str, ...]  # lower-case words, in text order
