@@ -146,3 +146,12 @@ def test_sentence_breaks_found_alike_by_regex_and_by_scan(text: str) -> None:
 
     assert context._scan_break_before(text) == context._search_break_before(text)
     assert context._scan_break_after(text) == context._search_break_after(text)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=st.sampled_from("abzAZ 1_-.'\n"), max_size=60))
+def test_ascii_words_found_alike_by_regex_and_by_scan(text: str) -> None:
+    from llmops.pii import context
+
+    low = text.lower()
+    assert context._scan_ascii_words(low) == tuple(context._ASCII_WORD.findall(low))

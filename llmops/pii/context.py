@@ -151,9 +151,29 @@ def _clauses(text: str, start: int, end: int) -> tuple[str, str]:
 def phrase(text: str) -> Words:
     """The lower-case words of `text`, in order."""
     low = text.lower()
+    if not low.isascii():
+        return tuple(WORD.findall(low))
     # ASCII text (the common case) has only ASCII letters for words: a simpler class, twice
-    # as fast as the Unicode one.
-    return tuple((_ASCII_WORD if low.isascii() else WORD).findall(low))
+    # as fast as the Unicode one; compiled, a loop over code points is faster still.
+    return _scan_ascii_words(low) if COMPILED else tuple(_ASCII_WORD.findall(low))
+
+
+def _scan_ascii_words(low: str) -> Words:
+    """`_ASCII_WORD.findall(low)`, by a loop over code points."""
+    words: list[str] = []
+    start: i64 = -1
+    i: i64
+    for i in range(len(low)):
+        c = ord(low[i])
+        if 97 <= c <= 122:
+            if start < 0:
+                start = i
+        elif start >= 0:
+            words.append(low[start:i])
+            start = -1
+    if start >= 0:
+        words.append(low[start:])
+    return tuple(words)
 
 
 class Phrases:
