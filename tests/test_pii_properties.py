@@ -155,3 +155,17 @@ def test_ascii_words_found_alike_by_regex_and_by_scan(text: str) -> None:
 
     low = text.lower()
     assert context._scan_ascii_words(low) == tuple(context._ASCII_WORD.findall(low))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from([*"aZ09 -_é", "x" * 70]), max_size=40).map("".join),
+    st.integers(0, 400),
+)
+def test_alnum_runs_found_alike_by_regex_and_by_scan(text: str, pos: int) -> None:
+    from llmops.pii import candidates as c
+
+    pos = min(pos, len(text))
+    for lo in range(max(0, pos - 128), pos + 1, 7):
+        assert c._scan_alnum_left(text, lo, pos) == c._search_alnum_left(text, lo, pos)
+    assert c._scan_alnum_right(text, pos) == c._search_alnum_right(text, pos)

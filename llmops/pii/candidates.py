@@ -181,15 +181,44 @@ class Run:
 
 
 def alnum_left(text: str, pos: int, limit: int = 64) -> int:
-    """Start of the run of ASCII letters and digits that ends at `pos` (at most `limit` back)."""
-    lo = max(0, pos - limit)
+    """Start of the run of ASCII letters and digits that ends at `pos` (at most `limit` back).
+    Interpreted by the regex engine, compiled by a loop over code points (as `next_run`)."""
+    lo = max(0, pos - min(limit, 128))
+    return _scan_alnum_left(text, lo, pos) if COMPILED else _search_alnum_left(text, lo, pos)
+
+
+def alnum_right(text: str, pos: int) -> int:
+    """End of the run of ASCII letters and digits that starts at `pos` (at most 128 long)."""
+    return _scan_alnum_right(text, pos) if COMPILED else _search_alnum_right(text, pos)
+
+
+def _search_alnum_left(text: str, lo: int, pos: int) -> int:
     m = ALNUM_FWD.match(text[lo:pos][::-1])
     return pos - (m.end() if m else 0)
 
 
-def alnum_right(text: str, pos: int) -> int:
+def _search_alnum_right(text: str, pos: int) -> int:
     m = ALNUM_FWD.match(text, pos)
     return m.end() if m else pos
+
+
+def _scan_alnum_left(text: str, lo: i64, pos: i64) -> i64:
+    i: i64 = pos
+    while i > lo and _is_alnum(ord(text[i - 1])):
+        i -= 1
+    return i
+
+
+def _scan_alnum_right(text: str, pos: i64) -> i64:
+    i: i64 = pos
+    end: i64 = min(len(text), pos + 128)
+    while i < end and _is_alnum(ord(text[i])):
+        i += 1
+    return i
+
+
+def _is_alnum(c: int) -> bool:
+    return 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122
 
 
 # Dates and thousands-grouped quantities: shapes a phone or account number does not take.
