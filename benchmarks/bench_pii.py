@@ -115,30 +115,22 @@ def presidio_scores(sample: Corpus) -> dict[str, Score]:
     return best
 
 
-def speeds(texts: list[str], sample: list[str] | None, repeat: int) -> tuple[float, float]:
-    """Our seconds for `texts` and Presidio's for `sample` (0 if None), raced (see `race`)."""
+def print_speeds(texts: list[str], sample: list[str] | None, repeat: int, what: str = "") -> None:
+    """Race our pass over `texts` and Presidio's over `sample` (if any; see `race`), and print
+    both MB/s and the ratio."""
     passes = [timed(Detector()._detect, texts)]
     if sample is not None:
         passes.append(timed(presidio_predict(), sample))
     seconds = race(passes, repeat)
-    return seconds[0], seconds[1] if sample is not None else 0.0
-
-
-def print_speeds(
-    texts: list[str], sample: list[str] | None, repeat: int, what: str = ""
-) -> tuple[float, float]:
-    """Race, print our MB/s, Presidio's and the ratio; return both MB/s."""
-    ours_s, theirs_s = speeds(texts, sample, repeat)
-    ours_mbs = size_mb(texts) / ours_s
-    print(f"ours:     {ours_mbs:7.2f} MB/s  {len(texts) / ours_s:9.0f} texts/s  {what}")
+    ours_mbs = size_mb(texts) / seconds[0]
+    print(f"ours:     {ours_mbs:7.2f} MB/s  {len(texts) / seconds[0]:9.0f} texts/s  {what}")
     if sample is None:
         print("presidio: not installed (pip install -e '.[bench]') or --no-presidio")
-        return ours_mbs, 0.0
-    p_mbs = size_mb(sample) / theirs_s
-    p_rate = len(sample) / theirs_s
+        return
+    p_mbs = size_mb(sample) / seconds[1]
+    p_rate = len(sample) / seconds[1]
     print(f"presidio: {p_mbs:7.3f} MB/s  {p_rate:9.0f} texts/s  ({len(sample)} texts)")
     print(f"speed-up: {ours_mbs / p_mbs:7.0f}x  (best of {repeat} rounds each, raced)")
-    return ours_mbs, p_mbs
 
 
 def hostile(repeat: int) -> list[tuple[str, list[tuple[float, float]]]]:

@@ -4,6 +4,7 @@ sorted and disjoint, and redaction leaves no detected value behind."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,27 +82,40 @@ _FULL_RULE = re.compile(
 _RUN_CHARS = [*list("0123456789 .-/()\n\u00a0\u2009\u202fa"), "0123456789"]
 
 
+def _runs(
+    first_at: Callable[[str, int], int], end_of: Callable[[str, int], int], text: str
+) -> list[tuple[int, int]]:
+    """Every run: the first from `first_at(text, pos)` (-1: no more), ending at `end_of`."""
+    runs: list[tuple[int, int]] = []
+    pos = 0
+    while (start := first_at(text, pos)) >= 0:
+        pos = end_of(text, start)
+        runs.append((start, pos))
+    return runs
+
+
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_RUN_CHARS), max_size=120).map("".join))
 def test_digit_runs_match_the_full_rule(text: str) -> None:
     from llmops.pii.candidates import DIGIT_RUN, full_stop, next_run, run_end
 
+    def regex_start(t: str, pos: int) -> int:
+        m = DIGIT_RUN.search(t, pos)
+        return m.start() if m else -1
+
+    def regex_end(t: str, start: int) -> int:
+        m = DIGIT_RUN.match(t, start)
+        assert m is not None
+        return full_stop(t, start, m.end())
+
+    def digit_at(t: str, pos: int) -> int:
+        m = re.compile("[0-9]").search(t, pos)
+        return m.start() if m else -1
+
     want = [m.span() for m in _FULL_RULE.finditer(text)]
-    searched, walked, found, pos = [], [], [], 0
-    while (m := DIGIT_RUN.search(text, pos)) is not None:
-        searched.append((m.start(), full_stop(text, m.start(), m.end())))
-        pos = searched[-1][1]
-    pos = 0
-    while (m := re.compile("[0-9]").search(text, pos)) is not None:
-        walked.append((m.start(), run_end(text, m.start(), len(text))))
-        pos = walked[-1][1]
-    pos = 0
-    while (run := next_run(text, pos))[0] >= 0:
-        found.append(run)
-        pos = run[1]
-    assert searched == want
-    assert walked == want
-    assert found == want
+    assert _runs(regex_start, regex_end, text) == want  # interpreted
+    assert _runs(digit_at, lambda t, s: run_end(t, s, len(t)), text) == want  # compiled
+    assert _runs(lambda t, p: next_run(t, p)[0], lambda t, s: next_run(t, s)[1], text) == want
 
 
 _MONEY_PIECES = [*list("0123456789 .,'-"), "$", "€", "EUR", "USD", "Rs.", "euros", "x", "\xa0"]

@@ -28,7 +28,9 @@ _SEP: Final = "(?:[ \u00a0\u2009\u202f\\-/()]|\\.(?![ \u00a0\u2009\u202f\n]))"
 # separator (which doubles the scan), then `full_stop` on what it matched. Compiled, a walk over
 # code points (`ord(text[i])` is a direct read of the string's buffer) costs a third of that.
 MAX_DIGITS: Final = 48
-DIGIT_RUN: Final = re.compile(r"[0-9](?:[ \u00a0\u2009\u202f\-/().]{0,3}[0-9]){0,47}")
+DIGIT_RUN: Final = re.compile(
+    rf"[0-9](?:[ \u00a0\u2009\u202f\-/().]{{0,3}}[0-9]){{0,{MAX_DIGITS - 1}}}"
+)
 _AFTER_FULL_STOP: Final = " \u00a0\u2009\u202f\n"
 # The run goes on past the cap: a long stretch of digits and separators is no identifier.
 MORE_DIGITS: Final = re.compile(rf"{_SEP}{{0,3}}[0-9]")
@@ -75,7 +77,6 @@ def run_end(text: str, start: i64, n: i64) -> i64:
     """The end of the run of digits that starts at `start` (`n` is `len(text)`), walked."""
     i: i64 = start + 1
     ndigits: i64 = 1
-    j: i64 = 0
     while True:
         while i < n and ndigits < MAX_DIGITS:
             c = ord(text[i])
@@ -86,7 +87,7 @@ def run_end(text: str, start: i64, n: i64) -> i64:
         if ndigits >= MAX_DIGITS:
             return i
         end = i  # the run ends on a digit: here, unless separators and a digit follow
-        j = i
+        j: i64 = i
         while j < n and j - i < 3:
             c = ord(text[j])
             if not _is_sep(c):
@@ -103,7 +104,8 @@ def run_end(text: str, start: i64, n: i64) -> i64:
         ndigits += 1
 
 
-# Is this module compiled (see native.py)? A compiled function is no Python function.
+# Is the package compiled (see native.py; its modules are built and loaded all or none)? A
+# compiled function is no Python function. The scans here and in context.py choose by it.
 COMPILED: Final = type(next_run).__name__ != "function"
 
 
@@ -137,10 +139,9 @@ class Run:
         seps: list[str] = []
         ndigits: i64 = 0
         a: i64 = start
-        b: i64 = 0
         stop: i64 = end
         while True:  # a run starts and ends on a digit: digits, then separators, and again
-            b = a + 1
+            b: i64 = a + 1
             while b < stop and 48 <= ord(text[b]) <= 57:
                 b += 1
             groups.append((a, b))

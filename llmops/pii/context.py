@@ -14,6 +14,8 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final
 
+from llmops.pii.candidates import COMPILED
+
 if TYPE_CHECKING:  # a native 64-bit int when compiled; annotations only, so no runtime import
     from mypy_extensions import i64
 
@@ -126,10 +128,6 @@ def _abbreviation(s: str, dot: i64) -> bool:
             return False
     word = s[j:dot].lower()
     return len(word) == 1 or word in _ABBREVIATIONS
-
-
-# Is this module compiled (see native.py)? A compiled function is no Python function.
-COMPILED: Final = type(_abbreviation).__name__ != "function"
 
 
 Words = tuple[str, ...]  # lower-case words, in text order

@@ -20,6 +20,7 @@ from llmops.pii import balance, bank, cards, crypto, network, phone, secrets, ss
 from llmops.pii.allow import Allowlist
 from llmops.pii.candidates import (
     DATE,
+    MAX_DIGITS,
     MORE_DIGITS,
     SEPS,
     STRETCH,
@@ -189,8 +190,8 @@ class Detector:
                 pos = blocked[bi][1]
                 continue
             # Past the cap: a long stretch of digits and separators is no identifier.
-            # (Only a run at the cap, 48 digits, can go on: others ended where MORE_DIGITS fails.)
-            if e - s >= 48 and e < n and MORE_DIGITS.match(text, e):
+            # (Only a run at the cap can go on: others ended where MORE_DIGITS fails.)
+            if e - s >= MAX_DIGITS and e < n and MORE_DIGITS.match(text, e):
                 stretch = STRETCH.match(text, e)
                 pos = stretch.end() if stretch else e
                 continue
