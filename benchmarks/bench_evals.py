@@ -1,4 +1,4 @@
-"""Eval-run performance: the figures the README states.
+"""Eval-run performance: the figures docs/benchmarks.md states.
 
 1. 1,000 cases against an HTTP chatbot with a fixed 100 ms latency at concurrency 16
    (ideal 6.25 s): wall time of the ask phase and of the whole `pytest evals/` run.
