@@ -227,6 +227,8 @@ def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | 
         path_ = tuple(err.absolute_path)
         if len(path_) >= 2 and path_[0] == "cases" and isinstance(path_[1], int):
             bad_cases.add(path_[1])
+            if len(path_) == 2 and err.validator == "oneOf" and not isinstance(err.instance, dict):
+                continue  # prompt-or-conversation means nothing here; the type error says it
         else:
             file_broken = True
         errors.append(_schema_error(err, name, lines, data))

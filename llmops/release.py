@@ -284,6 +284,13 @@ def plan_promotion(
     if old is not None:
         _ensure_commit(git, old, remote, f"{view.where()} commit")
         if not git.is_ancestor(old, commit):
+            # A shallow clone (CI's default checkout) cuts the history the answer needs.
+            if git.run("rev-parse", "--is-shallow-repository") == "true":
+                raise GitError(
+                    f"this clone is shallow, so it cannot tell whether {view.where()} "
+                    f"({old[:12]}) is an ancestor of {commit[:12]}; fetch the full history "
+                    "first (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
+                )
             raise Refused(
                 f"{view.where()} ({old[:12]}) is not an ancestor of {commit[:12]}: stable only "
                 "moves forward (to go back, use `llmops rollback`)"

@@ -150,3 +150,174 @@ def test_cli_validate_and_list(tmp_path: Path) -> None:
     missing = subprocess.run([*cli, "validate", "nope"], cwd=tmp_path, capture_output=True,
                              text=True)
     assert missing.returncode == 2 and "nope: no such file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "cases:\n  - id: a\n    prompt: x\n    expect:\n      max_chars: 5\n"
+            "      min_chars: 6\n",
+            6,
+            "case 'a': min_chars (6) is greater than max_chars (5)",
+        ),
+        (
+            "cases:\n  - id: a\n    conversation:\n      - {role: system, content: be brief}\n"
+            "      - {role: assistant, content: hello}\n",
+            3,
+            "case 'a': conversation has no user turn",
+        ),
+        (
+            "cases:\n  - just a prompt\n",
+            2,
+            "cases[0]: 'just a prompt' is not of type 'object'",
+        ),
+    ],
+)
+def test_semantic_errors(tmp_path: Path, text: str, line: int, message: str) -> None:
+    write(tmp_path, "bad.yaml", text)
+    res = load_cases([tmp_path], root=tmp_path)
+    assert res.cases == []
+    assert [str(e) for e in res.errors] == [f"bad.yaml:{line}: {message}"]
+
+
+def test_equal_length_bounds_and_a_user_turn_anywhere_are_fine(tmp_path: Path) -> None:
+    write(tmp_path, "ok.yaml", """
+        cases:
+          - id: a
+            prompt: x
+            expect: {min_chars: 5, max_chars: 5}
+          - id: b
+            conversation:
+              - {role: user, content: first question}
+              - {role: assistant, content: an answer}
+    """)
+    res = load_cases([tmp_path], root=tmp_path)
+    assert res.errors == []
+    a, b = res.cases
+    assert (a.expect["min_chars"], a.expect["max_chars"]) == (5, 5)
+    # the last user turn is what the chatbot answers, wherever it stands
+    assert b.prompt == "first question"
+
+
+def test_a_case_that_is_not_a_mapping_costs_only_itself(tmp_path: Path) -> None:
+    write(tmp_path, "mixed.yaml", "cases:\n  - id: ok\n    prompt: hi\n  - [a, list]\n  - 7\n")
+    res = load_cases([tmp_path], root=tmp_path)
+    assert [c.id for c in res.cases] == ["ok"]
+    assert [str(e) for e in res.errors] == [
+        "mixed.yaml:4: cases[1]: ['a', 'list'] is not of type 'object'",
+        "mixed.yaml:5: cases[2]: 7 is not of type 'object'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"cases:\n  - id: a\n    prompt: caf\xe9\n", "cannot read: 'utf-8' codec can't decode")],
+)
+def test_a_file_that_is_not_utf8_is_an_error_not_a_crash(
+    tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    (tmp_path / "latin1.yaml").write_bytes(content)
+    write(tmp_path, "good.yaml", "cases:\n  - id: good\n    prompt: hi\n")
+    res = load_cases([tmp_path], root=tmp_path)
+    assert [c.id for c in res.cases] == ["good"]
+    [error] = res.errors
+    assert (error.file, error.line) == ("latin1.yaml", None)
+    assert str(error).startswith("latin1.yaml: ") and fragment in str(error)
+
+
+def test_an_unreadable_case_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "cases" / "folder.yml").mkdir(parents=True)  # a directory named like a case file
+    write(tmp_path, "cases/good.yaml", "cases:\n  - id: good\n    prompt: hi\n")
+    res = load_cases([tmp_path / "cases"], root=tmp_path)
+    assert [c.id for c in res.cases] == ["good"]
+    [error] = res.errors
+    assert (error.file, error.line) == ("cases/folder.yml", None)
+    assert error.message.startswith("cannot read: [Errno 21] Is a directory")
+    assert res.files == ["cases/folder.yml", "cases/good.yaml"]
+    # a file named on the command line that is not there
+    res = load_cases([tmp_path / "cases" / "gone.yaml"], root=tmp_path)
+    assert [(e.file, e.message.split(":")[0]) for e in res.errors] == [
+        ("cases/gone.yaml", "cannot read")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", None, "empty file: expected a mapping with `cases:`"),
+        ("# only a comment\n", None, "empty file: expected a mapping with `cases:`"),
+        ("- id: a\n  prompt: x\n", 1, "expected a mapping with `cases:`, got list"),
+        ("just text\n", 1, "expected a mapping with `cases:`, got str"),
+    ],
+)
+def test_a_file_that_is_not_a_mapping(
+    tmp_path: Path, text: str, line: int | None, message: str
+) -> None:
+    write(tmp_path, "odd.yaml", text)
+    [error] = load_cases([tmp_path], root=tmp_path).errors
+    assert (error.line, error.message) == (line, message)
+
+
+DIGEST_A = "cases:\n  - id: a\n    prompt: hello\n  - id: b\n    prompt: bye\n"
+
+
+def test_digest_is_stable_and_independent_of_order_and_place(tmp_path: Path) -> None:
+    one = write(tmp_path, "one/a.yaml", DIGEST_A)
+    digest = cases_digest(load_cases([one]).cases)
+    assert len(digest) == 64 and digest == cases_digest(load_cases([one]).cases)
+    # the same cases in another order, split over two files at other lines: the same digest
+    write(tmp_path, "two/x.yaml", "# moved\nsuite: a\n\ncases:\n  - id: b\n    prompt: bye\n")
+    write(tmp_path, "two/y.yaml", "suite: a\ncases:\n  - id: a\n    prompt: hello\n")
+    moved = load_cases([tmp_path / "two"]).cases
+    assert [c.id for c in moved] == ["b", "a"]
+    assert cases_digest(moved) == digest
+    assert cases_digest(reversed(moved)) == digest
+    assert cases_digest([]) == cases_digest(()) != digest
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "    severity: critical\n",
+        "    expect: {contains: hi}\n",
+        "suite: other\n",
+        "    allow_pii: [EMAIL_ADDRESS]\n",
+    ],
+)
+def test_digest_changes_with_what_is_judged(tmp_path: Path, change: str) -> None:
+    p = write(tmp_path, "a.yaml", DIGEST_A)
+    digest = cases_digest(load_cases([p]).cases)
+    p.write_text(DIGEST_A + change)
+    assert cases_digest(load_cases([p]).cases) != digest
+
+
+def test_load_defaults_and_owner(tmp_path: Path) -> None:
+    write(tmp_path, "d.yaml", """
+        defaults:
+          severity: minor
+          owner: cards-pm
+          expect: {allow_pii: [PHONE_NUMBER], max_chars: 100}
+        cases:
+          - id: a
+            prompt: x
+            description: why this case exists
+            skip: not yet
+            expect: {allow_pii: [EMAIL_ADDRESS]}
+          - id: b
+            prompt: y
+            severity: critical
+            owner: me
+    """)
+    res = load_cases([tmp_path], max_latency_ms=1234, root=tmp_path)
+    assert res.errors == []
+    a, b = res.cases
+    assert (a.severity, a.owner, b.severity, b.owner) == ("minor", "cards-pm", "critical", "me")
+    assert a.allow_pii == frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS"})
+    assert b.allow_pii == frozenset({"PHONE_NUMBER"})
+    assert "allow_pii" not in a.expect and a.expect["max_latency_ms"] == 1234
+    assert a.expect["max_chars"] == 100 == b.expect["max_chars"]
+    assert (a.description, a.skip, b.description, b.skip) == (
+        "why this case exists", "not yet", None, None
+    )
+    assert a.location == "d.yaml:6" and b.line == 11

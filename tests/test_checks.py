@@ -114,3 +114,120 @@ def test_every_schema_expectation_has_a_check() -> None:
 
     keys = set(load_schema("case")["$defs"]["expect"]["properties"]) - MODIFIERS
     assert keys == set(CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("key", "pattern", "answer", "sensitive", "passed"),
+    [
+        ("regex", r"Example Bank", "welcome to example bank", False, True),
+        ("regex", r"Example Bank", "welcome to example bank", True, False),
+        ("regex", r"Example Bank", "Welcome to Example Bank", True, True),
+        ("not_regex", r"GUARANTEED", "returns are guaranteed", False, False),
+        ("not_regex", r"GUARANTEED", "returns are guaranteed", True, True),
+        ("not_regex", r"GUARANTEED", "returns are GUARANTEED", True, False),
+    ],
+)
+def test_regex_case_sensitivity_both_ways(
+    key: str, pattern: str, answer: str, sensitive: bool, passed: bool
+) -> None:
+    c = case(**{key: pattern, "case_sensitive": sensitive})
+    verdict = judge(key, c, ex(answer), CTX)
+    assert verdict.passed is passed
+    if not passed:
+        why = "no match for" if key == "regex" else "unwanted match for"
+        assert verdict.message == f"{why} [{pattern!r}]"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "answer", "passed"),
+    [
+        ("contains", "Example", "an example", False),
+        ("contains_any", ["Lock", "Freeze"], "lock it", False),
+        ("contains_all", ["App"], "the App", True),
+        ("not_contains", "Fee", "a fee", True),
+        ("not_contains", "Fee", "a Fee", False),
+        ("equals", "Yes.", "yes.", False),
+        ("starts_with", "Hello", "hello there", False),
+        ("starts_with", "Hello", "  Hello there", True),
+    ],
+)
+def test_case_sensitive_applies_to_every_text_check(
+    key: str, value: Any, answer: str, passed: bool
+) -> None:
+    verdict = judge(key, case(**{key: value, "case_sensitive": True}), ex(answer), CTX)
+    assert verdict.passed is passed
+
+
+@pytest.mark.parametrize(
+    ("key", "want", "answer", "passed", "message"),
+    [
+        ("min_chars", 6, " abcdef ", True, ""),
+        ("min_chars", 7, " abcdef ", False, "6 characters, expected at least 7"),
+        ("max_chars", 6, " abcdef ", True, ""),
+        ("max_chars", 5, " abcdef ", False, "6 characters, expected at most 5"),
+        ("min_chars", 1, None, False, "0 characters, expected at least 1"),
+    ],
+)
+def test_length_boundaries(key: str, want: int, answer: str, passed: bool, message: str) -> None:
+    verdict = judge(key, case(**{key: want}), ex(answer), CTX)
+    assert (verdict.passed, verdict.message) == (passed, message)
+
+
+@pytest.mark.parametrize("answer", ["Yes.", "  You can freeze your card in the app.\n", "0", "é"])
+def test_not_empty_passes_a_real_answer(answer: str) -> None:
+    verdict = judge("not_empty", case(), ex(answer), CTX)
+    assert verdict.passed and verdict.message == ""
+
+
+def test_latency_without_a_measurement_counts_as_zero() -> None:
+    assert judge("max_latency_ms", case(max_latency_ms=0), ex("ok", latency=None), CTX).passed
+    v = judge("max_latency_ms", case(max_latency_ms=0), ex("ok", latency=0.6), CTX)
+    assert (v.passed, v.message) == (False, "took 1 ms, budget 0 ms")
+
+
+def test_content_failure_messages() -> None:
+    cases = [
+        ("contains_any", ["freeze", "lock"], "Call us.", "expected any of ['freeze', 'lock']; "
+         "found none"),
+        ("contains", "freeze", "Call us.", "expected all of ['freeze']; missing ['freeze']"),
+        ("not_contains", ["fee", "cost"], "No fee.", "expected none of these, found ['fee']"),
+        ("equals", "Yes.", "No.", "expected exactly 'Yes.'"),
+        ("starts_with", "Hello", "Hi", "expected to start with 'Hello'"),
+        ("refuses", True, "Sure.", "expected a refusal"),
+        ("refuses", False, "I can't do that.", "expected an answer, got a refusal"),
+    ]
+    for key, value, answer, message in cases:
+        verdict = judge(key, case(**{key: value}), ex(answer), CTX)
+        assert (verdict.passed, verdict.message) == (False, message), key
+
+
+def test_json_schema_failures_say_where() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}
+    v = judge("json_schema", case(json_schema=schema), ex('{"a": "x", "b": 1}'), CTX)
+    assert v.message == "JSON invalid at a: 'x' is not of type 'integer'"
+    v = judge("json_schema", case(json_schema={"type": "array"}), ex("{}"), CTX)
+    assert v.message == "JSON invalid at (root): {} is not of type 'array'"
+    v = judge("json_schema", case(json_schema={"type": "object"}), ex("nope"), CTX)
+    assert v.message.startswith("the answer is not JSON: Expecting value")
+    fenced = '  ```\n{"a": 1}\n```  '
+    assert judge("json_schema", case(json_schema={"type": "object"}), ex(fenced), CTX).passed
+
+
+def test_leak_findings_carry_spans_not_text() -> None:
+    text = "Mail jane.doe@gmail.com now."
+    v = judge("no_pii", case(), ex(text), CTX)
+    [finding] = v.findings
+    assert (finding["type"], text[finding["start"] : finding["end"]]) == (
+        "EMAIL_ADDRESS",
+        "jane.doe@gmail.com",
+    )
+    assert v.message == "personal data in the answer: EMAIL_ADDRESS"
+    v = judge("no_financial_details", case(), ex("Card 4111 1111 1111 1111."), CTX)
+    assert [f["type"] for f in v.findings] == ["CREDIT_CARD"]
+    assert v.message == "financial details in the answer: CREDIT_CARD"
+
+
+def test_registry_describes_each_check() -> None:
+    assert CHECKS["no_pii"].family == "pii"
+    assert CHECKS["contains_any"].key == "contains_any"
+    assert CHECKS["refuses"].description.startswith("the answer refuses")

@@ -76,8 +76,25 @@ def results(records: list[dict[str, Any]], p95: float | None = 500.0, **run: Any
     return data
 
 
+#: The checks every case carries (the safe defaults of DESIGN.md), then a content check.
+CASE_CHECKS = ("not_empty", "max_latency_ms", "no_pii", "no_financial_details", "contains_any")
+SEVERITIES = ("critical", "major", "minor")
+
+
 def passing(n: int = 10) -> list[dict[str, Any]]:
-    return [record(case_id=f"case-{i}", line=3 + i) for i in range(n)]
+    """`n` passing records of a realistic run: every case carries the safe-default checks (so
+    passing `no_pii` and `no_financial_details` records are there), and every third case is
+    critical, so that a gate which counted a *passing* leak check or critical case as blocking
+    would block every fixture here."""
+    return [
+        record(
+            case_id=f"case-{i // len(CASE_CHECKS)}",
+            check=CASE_CHECKS[i % len(CASE_CHECKS)],
+            severity=SEVERITIES[(i // len(CASE_CHECKS)) % len(SEVERITIES)],
+            line=3 + 4 * (i // len(CASE_CHECKS)),
+        )
+        for i in range(n)
+    ]
 
 
 def write(path: Path, data: dict[str, Any]) -> Path:
@@ -135,11 +152,63 @@ def test_a_minor_failure_alone_does_not_block_above_the_pass_rate() -> None:
 
 
 def test_block_lists_are_configurable() -> None:
-    records = [*passing(19), record("tone", "contains_any", "failed", "major")]
+    # 199/200 is above every rate limit: only the block list can decide.
+    records = [*passing(199), record("tone", "contains_any", "failed", "major")]
+    assert gate.evaluate(results(records), gate.Policy.from_table({})).allowed
     policy = gate.Policy.from_table({"block_severities": ["critical", "major"]})
-    assert not gate.evaluate(results(records), policy).allowed
+    assert policy.block_severities == ("critical", "major")
+    decision = gate.evaluate(results(records), policy)
+    assert [(r.rule, r.record["case_id"]) for r in decision.reasons] == [("severity", "tone")]
+    assert decision.reasons[0].message.startswith("major case contains_any failed: tone (")
+    assert decision.rules[0].label == "Failing critical/major cases"
     leak = [*passing(99), record("greet", "no_pii", "failed", "minor")]
+    assert not gate.evaluate(results(leak), gate.Policy()).allowed
     assert gate.evaluate(results(leak), gate.Policy(block_checks=())).allowed
+
+
+def test_a_realistic_passing_run_has_nothing_blocking() -> None:
+    """Passing leak checks and passing critical cases are what a real run is made of."""
+    records = passing(30)
+    assert {r["check"] for r in records} >= {"no_pii", "no_financial_details"}
+    assert any(r["severity"] == "critical" for r in records)
+    decision = gate.evaluate(results(records), gate.Policy())
+    assert decision.allowed and decision.reasons == [] and decision.failures == []
+    assert [(rule.name, rule.value, rule.ok) for rule in decision.rules[:2]] == [
+        ("block_severities", "0", True),
+        ("block_checks", "0", True),
+    ]
+
+
+def test_blocking_counts_each_kind_once() -> None:
+    records = [
+        *passing(200),
+        record("leak", "no_pii", "failed", "critical"),  # a leak in a critical case: one reason
+        record("money", "no_financial_details", "error", "minor"),
+        record("vital", "refuses", "failed", "critical"),
+        record("vital", "contains", "failed", "major"),  # not blocking: major, not a leak check
+    ]
+    decision = gate.evaluate(results(records), gate.Policy(min_pass_rate=0.5))
+    assert [(r.rule, r.record["case_id"]) for r in decision.reasons] == [
+        ("blocked_check", "leak"),
+        ("blocked_check", "money"),
+        ("severity", "vital"),
+    ]
+    assert decision.reasons[0].message.startswith("no_pii failed: leak (")
+    assert decision.reasons[1].message.startswith("no_financial_details error: money (")
+    assert decision.reasons[2].message.startswith("critical case refuses failed: vital (")
+    by_name = {rule.name: rule for rule in decision.rules}
+    assert (by_name["block_severities"].value, by_name["block_severities"].ok) == ("1", False)
+    assert (by_name["block_checks"].value, by_name["block_checks"].ok) == ("2", False)
+    assert by_name["block_severities"].label == "Failing critical cases"
+
+
+def test_an_empty_block_severities_list_is_labelled_and_blocks_nothing() -> None:
+    records = [*passing(200), record("vital", "refuses", "failed", "critical")]
+    policy = gate.Policy.from_table({"block_severities": []})
+    decision = gate.evaluate(results(records), policy)
+    assert decision.allowed
+    assert decision.rules[0].label == "Failing blocking cases"
+    assert (decision.rules[0].value, decision.rules[0].ok) == ("0", True)
 
 
 @pytest.mark.parametrize(("passed", "allowed"), [(89, False), (90, True)])
@@ -183,6 +252,88 @@ def test_limits_can_be_disabled_with_false() -> None:
     assert gate.evaluate(results(passing(), p95=99999.0), policy).allowed
 
 
+@pytest.mark.parametrize("key", ["min_pass_rate", "max_error_rate"])
+def test_rate_limits_can_be_disabled_with_false(key: str) -> None:
+    policy = gate.Policy.from_table({key: False})
+    assert getattr(policy, key) is None
+    # Half the checks fail, a quarter err: only the limit that is still on blocks.
+    records = [
+        *passing(10),
+        *(record(f"bad-{i}", "contains", "failed") for i in range(5)),
+        *(record(f"down-{i}", "contains", "error") for i in range(5)),
+    ]
+    decision = gate.evaluate(results(records), policy)
+    assert key not in {rule.name for rule in decision.rules}
+    other = {"min_pass_rate": "max_error_rate", "max_error_rate": "min_pass_rate"}[key]
+    assert [r.rule for r in decision.reasons] == [other]
+
+
+def test_every_limit_off_leaves_only_the_block_lists() -> None:
+    policy = gate.Policy.from_table(
+        {"min_pass_rate": False, "max_error_rate": False, "max_p95_latency_ms": False}
+    )
+    assert (policy.min_pass_rate, policy.max_error_rate, policy.max_p95_latency_ms) == (
+        None,
+        None,
+        None,
+    )
+    records = [*passing(5), *(record(f"down-{i}", "contains", "error") for i in range(5))]
+    decision = gate.evaluate(results(records, p95=None), policy)
+    assert decision.allowed
+    assert [rule.name for rule in decision.rules] == ["block_severities", "block_checks"]
+
+
+def test_defaults_apply_without_a_gate_table() -> None:
+    policy = gate.Policy.from_table({})
+    assert policy == gate.Policy()
+    assert (policy.min_pass_rate, policy.max_p95_latency_ms, policy.max_error_rate) == (
+        0.98,
+        3000.0,
+        0.02,
+    )
+    assert policy.block_checks == ("no_pii", "no_financial_details", "case_file")
+    assert policy.block_severities == ("critical",)
+    assert policy.block_checks == gate.DEFAULT_BLOCK_CHECKS
+    assert policy.block_severities == gate.DEFAULT_BLOCK_SEVERITIES
+
+
+@pytest.mark.parametrize(
+    ("failed", "p95", "allowed"),
+    [(2, 3000.0, True), (3, 3000.0, False), (2, 3001.0, False)],
+)
+def test_default_limits_decide(failed: int, p95: float, allowed: bool) -> None:
+    records = [
+        *passing(100 - failed),
+        *(record(f"bad-{i}", "contains", "failed", "minor") for i in range(failed)),
+    ]
+    assert gate.evaluate(results(records, p95=p95), gate.Policy.from_table({})).allowed is allowed
+
+
+@pytest.mark.parametrize(("errors", "allowed"), [(5, True), (6, False)])
+def test_error_rate_exactly_at_its_limit_is_allowed(errors: int, allowed: bool) -> None:
+    records = [
+        *passing(100 - errors),
+        *(record(f"down-{i}", "contains", "error") for i in range(errors)),
+    ]
+    policy = gate.Policy(min_pass_rate=0.5, max_error_rate=0.05)
+    decision = gate.evaluate(results(records), policy)
+    assert decision.metrics["error_rate"] == errors / 100
+    assert decision.allowed is allowed
+    [rule] = [rule for rule in decision.rules if rule.name == "max_error_rate"]
+    assert (rule.value, rule.limit, rule.ok) == (f"{errors}% ({errors}/100)", "≤ 5%", allowed)
+    if not allowed:
+        assert [r.message for r in decision.reasons] == [
+            "error rate 6% (6/100) is above the maximum 5% (the target failed to answer)"
+        ]
+
+
+def test_a_broken_case_file_is_not_a_target_error() -> None:
+    records = [*passing(99), record("cases/bad.yaml", "case_file", "error", "critical", line=4)]
+    decision = gate.evaluate(results(records), gate.Policy(max_error_rate=0.0, min_pass_rate=0.5))
+    assert decision.metrics["errors"] == 0 and decision.metrics["error_rate"] == 0.0
+    assert [r.rule for r in decision.reasons] == ["blocked_check"]
+
+
 def test_figures_come_from_the_records_not_the_summary() -> None:
     data = results(passing(5) + [record("x", "contains", "failed")] * 5)
     data["summary"]["pass_rate"] = 1.0  # a doctored summary changes nothing
@@ -209,25 +360,66 @@ def test_case_file_errors_block() -> None:
     assert [r.rule for r in gate.evaluate(data, POLICY).reasons] == ["blocked_check"]
 
 
+def test_case_file_errors_block_beside_other_failures() -> None:
+    """The run's list is the fallback whenever no `case_file` record failed, whatever else did."""
+    records = [*passing(99), record("tone", "contains", "failed", "minor")]
+    data = results(records, case_file_errors=["cases/bad.yaml:4: unknown key 'expct'"])
+    decision = gate.evaluate(data, gate.Policy(min_pass_rate=0.5))
+    assert [(r.rule, r.message) for r in decision.reasons] == [
+        ("case_file", "case file error: cases/bad.yaml:4: unknown key 'expct'")
+    ]
+    assert decision.reasons[0].record is None
+    # a passing case_file record (a file that loaded) does not stand for the broken one either
+    records.append(record("cases/ok.yaml", "case_file", "passed", "critical", line=None))
+    data = results(records, case_file_errors=["cases/bad.yaml:4: unknown key 'expct'"])
+    assert [r.rule for r in gate.evaluate(data, gate.Policy(min_pass_rate=0.5)).reasons] == [
+        "case_file"
+    ]
+
+
+def test_failures_are_ordered_blocking_first_then_by_severity() -> None:
+    """The order decides which annotations GitHub shows: the first few of a step."""
+    records = [
+        *passing(300),
+        record("minor-1", "contains", "failed", "minor"),
+        record("major-1", "contains", "error", "major"),
+        record("crit-1", "contains", "failed", "critical"),
+        record("minor-2", "contains", "failed", "minor"),
+        record("leak", "no_pii", "failed", "minor"),
+        record("major-2", "contains", "failed", "major"),
+    ]
+    policy = gate.Policy(min_pass_rate=0.5, max_error_rate=0.5, block_severities=())
+    decision = gate.evaluate(results(records), policy)
+    order = ["leak", "crit-1", "major-1", "major-2", "minor-1", "minor-2"]
+    assert [r["case_id"] for r in decision.failures] == order
+    assert [a.split("::")[2].split()[0] for a in decision.annotations()] == order
+    # a regression is blocking too: it comes before the non-blocking critical failure
+    base = results([*passing(300), record("minor-2", "contains", "passed", "minor")])
+    decision = gate.evaluate(results(records), policy, base)
+    assert [r["case_id"] for r in decision.failures][:3] == ["minor-2", "leak", "crit-1"]
+
+
 # -- baseline --------------------------------------------------------------------------------------
 
 
 def test_a_check_that_passed_on_the_baseline_may_not_fail_now() -> None:
     base = results([*passing(20), record("old-bug", "contains", "failed")])
+    current = passing(20)
+    # case-1 is a major case: its not_empty now fails and its contains_any errs
+    current[5] = record("case-1", "not_empty", "failed", line=7)
+    current[9] = record("case-1", "contains_any", "error", line=7)
     now = results(
         [
-            *passing(18),
-            record("case-18", "not_empty", "failed", line=21),
-            record("case-19", "not_empty", "error", line=22),
+            *current,
             record("old-bug", "contains", "failed"),
             record("brand-new", "contains", "failed"),
         ]
     )
     decision = gate.evaluate(now, gate.Policy(min_pass_rate=0.5, max_error_rate=0.5), base)
     assert not decision.allowed
-    assert [(r["case_id"], r["outcome"]) for r in decision.regressions] == [
-        ("case-18", "failed"),
-        ("case-19", "error"),
+    assert [(r["case_id"], r["check"], r["outcome"]) for r in decision.regressions] == [
+        ("case-1", "not_empty", "failed"),
+        ("case-1", "contains_any", "error"),
     ]
     assert {r.rule for r in decision.reasons} == {"regression"}
     assert (
@@ -242,6 +434,38 @@ def test_a_key_that_was_flaky_on_the_baseline_is_not_a_regression() -> None:
     assert len(gate.find_regressions(base[:1], [record("f", "contains", "failed")] * 2)) == 1
 
 
+def test_a_skipped_baseline_record_does_not_end_the_baseline() -> None:
+    base = [
+        record("a", "contains", "skipped"),
+        record("b", "contains", "passed"),
+        record("a", "regex", "passed"),
+    ]
+    now = [record("b", "contains", "failed"), record("a", "regex", "error")]
+    assert [(r["case_id"], r["check"]) for r in gate.find_regressions(base, now)] == [
+        ("b", "contains"),
+        ("a", "regex"),
+    ]
+    # skipped on the baseline proves nothing either way: failing now is no regression
+    assert gate.find_regressions(base, [record("a", "contains", "failed")]) == []
+    # nor is a check that was skipped now, or one that passes now
+    skipped_now = [record("b", "contains", "skipped"), record("a", "regex", "passed")]
+    assert gate.find_regressions(base, skipped_now) == []
+
+
+def test_baseline_digest_is_reported(tmp_path: Path) -> None:
+    import hashlib
+
+    base_path = write(tmp_path / "base.json", results(passing(20), id="base-run"))
+    now = gate.read_results(write(tmp_path / "now.json", results(passing(20))))
+    decision = gate.evaluate(now, POLICY, gate.read_results(base_path))
+    assert decision.baseline_digest == hashlib.sha256(base_path.read_bytes()).hexdigest()
+    assert decision.to_dict()["baseline_sha256"] == decision.baseline_digest
+    assert decision.to_dict()["results_sha256"] == now.digest != decision.baseline_digest
+    assert gate.evaluate(now, POLICY).to_dict()["baseline_sha256"] is None
+    # a baseline given as a plain mapping has no file, so no digest
+    assert gate.evaluate(now, POLICY, results(passing(20))).baseline_digest is None
+
+
 # -- policy from configuration ---------------------------------------------------------------------
 
 
@@ -249,14 +473,51 @@ def test_a_key_that_was_flaky_on_the_baseline_is_not_a_regression() -> None:
     ("table", "why"),
     [
         ({"min_pass_rate": 0.9, "max_p59": 1}, "unknown key 'max_p59'"),
-        ({"min_pass_rate": 1.5}, "min_pass_rate must be between 0 and 1"),
+        ({"min_pass_rate": 1.5}, "min_pass_rate must be between 0 and 1, not 1.5"),
+        ({"min_pass_rate": -0.01}, "min_pass_rate must be between 0 and 1, not -0.01"),
+        ({"max_error_rate": 1.01}, "max_error_rate must be between 0 and 1, not 1.01"),
+        ({"max_error_rate": -1}, "max_error_rate must be between 0 and 1, not -1"),
         ({"max_error_rate": "low"}, "max_error_rate must be a number"),
+        ({"min_pass_rate": True}, "min_pass_rate must be a number"),
+        ({"max_p95_latency_ms": "1s"}, "max_p95_latency_ms must be a number"),
         ({"block_checks": "no_pii"}, "block_checks must be a list of strings"),
+        ({"block_severities": "critical"}, "block_severities must be a list of strings"),
+        ({"block_severities": ["critical", 1]}, "block_severities must be a list of strings"),
     ],
 )
 def test_bad_policy_is_input_error(table: dict[str, Any], why: str) -> None:
-    with pytest.raises(InputError, match=why):
+    with pytest.raises(InputError, match=f"^\\[tool\\.llmops\\.gate\\]: {why}"):
         gate.Policy.from_table(table)
+
+
+def test_unknown_policy_key_lists_the_known_ones() -> None:
+    with pytest.raises(InputError) as info:
+        gate.Policy.from_table({"zeta": 1, "alpha_": 2}, source="pyproject.toml [gate]")
+    assert str(info.value) == (
+        "pyproject.toml [gate]: unknown key 'alpha_' (known: block_checks, block_severities, "
+        "max_error_rate, max_p95_latency_ms, min_pass_rate)"
+    )
+
+
+@pytest.mark.parametrize("key", ["min_pass_rate", "max_error_rate"])
+@pytest.mark.parametrize("value", [0, 1, 0.0, 1.0])
+def test_rate_limits_take_the_closed_range(key: str, value: float) -> None:
+    policy = gate.Policy.from_table({key: value})
+    assert getattr(policy, key) == float(value)
+    assert isinstance(getattr(policy, key), float)
+
+
+def test_policy_values_from_toml_are_kept() -> None:
+    policy = gate.Policy.from_table(
+        {
+            "min_pass_rate": 0.75,
+            "max_p95_latency_ms": 1500,
+            "max_error_rate": 0.1,
+            "block_checks": ["no_pii"],
+            "block_severities": ["critical", "major"],
+        }
+    )
+    assert policy == gate.Policy(0.75, 1500.0, 0.1, ("no_pii",), ("critical", "major"))
 
 
 # -- fail-closed reading ---------------------------------------------------------------------------
@@ -360,6 +621,75 @@ def test_gate_json(project: Path, capsys: pytest.CaptureFixture) -> None:
     assert decision["reasons"][0]["file"] == "cases/greet.yaml"
     assert [f["case_id"] for f in decision["failures"]] == ["leak", "tone"]
     assert len(decision["results_sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("records", "rule", "message"),
+    [
+        ([], "no_checks", "no checks ran: an empty run proves nothing"),
+        (
+            [*passing(8), record("x", "contains", "failed"), record("y", "contains", "failed")],
+            "min_pass_rate",
+            "pass rate 80% (8/10) is below the minimum 90%",
+        ),
+    ],
+)
+def test_gate_json_for_a_block_with_no_record(
+    project: Path,
+    capsys: pytest.CaptureFixture,
+    records: list[dict[str, Any]],
+    rule: str,
+    message: str,
+) -> None:
+    write(project / "r.json", results(records))
+    assert main(["gate", "r.json", "--json"]) == 1
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["allowed"] is False and decision["verdict"] == "blocked"
+    assert decision["reasons"][0] == {"rule": rule, "message": message}
+    assert decision["baseline_sha256"] is None
+
+
+def test_gate_json_with_a_baseline_names_its_digest(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import hashlib
+
+    base = write(project / "base.json", results(passing(20)))
+    write(project / "now.json", results(passing(20)))
+    assert main(["gate", "now.json", "--baseline", "base.json", "--json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert decision["baseline_sha256"] == hashlib.sha256(base.read_bytes()).hexdigest()
+    assert decision["rules"][-1] == {
+        "name": "regressions",
+        "label": "Regressions vs baseline",
+        "value": "0",
+        "limit": "0",
+        "ok": True,
+    }
+
+
+def test_gate_reads_block_severities_from_the_config(
+    project: Path, capsys: pytest.CaptureFixture
+) -> None:
+    write(project / "r.json", results([*passing(99), record("tone", "contains", "failed")]))
+    assert main(["gate", "r.json"]) == 0  # 99%: a major failure alone does not block
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('block_severities = ["critical", "major"]\n')
+    assert main(["gate", "r.json"]) == 1
+    assert "  - major case contains failed: tone (cases/payments.yaml:3): failed" in (
+        capsys.readouterr().out
+    )
+
+
+def test_gate_defaults_without_a_gate_table(project: Path, capsys: pytest.CaptureFixture) -> None:
+    (project / "pyproject.toml").write_text("[tool.llmops]\ncases = 'cases'\n")
+    records = [*passing(97), *(record(f"bad-{i}", "contains", "failed") for i in range(3))]
+    write(project / "r.json", results(records, p95=3000.0))
+    assert main(["gate", "r.json"]) == 1  # 97% < the default 98%
+    out = capsys.readouterr().out
+    assert "FAIL Pass rate: 97% (97/100) (limit ≥ 98%)" in out
+    assert "ok   p95 latency: 3000 ms (limit ≤ 3000 ms)" in out
+    assert "ok   Error rate: 0% (0/100) (limit ≤ 2%)" in out
 
 
 def test_gate_baseline_option(project: Path, capsys: pytest.CaptureFixture) -> None:

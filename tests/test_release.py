@@ -12,6 +12,7 @@ import pytest
 
 from llmops import gate, release
 from llmops.cli import main
+from llmops.errors import InputError
 from tests.test_gate import record, results, write
 
 PYPROJECT = """\
@@ -488,3 +489,280 @@ def test_a_rolled_back_commit_is_not_promoted_again(
     assert ref(repo, "stable") == bad
     fixed = promote_ok(repo, tmp_path, "fix")
     assert tags(repo)["release-3"] == fixed
+
+
+# -- odd tags, shallow clones, failing git, incomplete results
+
+
+def test_tags_that_only_look_like_releases_are_ignored(
+    repo: Path, remote: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`release-*` globs match `release-candidate` too: only `release-N` counts as a release."""
+    base = commit(repo, "tagged by hand")
+    for name in ("release-candidate", "release-0", "release-01", "release-2.0", "rollback-x"):
+        git(repo, "tag", "-a", name, "-m", f"{name}: by hand", base)
+    git(repo, "tag", "release-lightweight", base)
+    git(repo, "push", "--quiet", "origin", "--tags")
+    view = release.local_view(release.Git(repo), "stable")
+    assert view.tags == {} and view.next_name(release.RELEASE) == "release-1"
+    remote_view = release.remote_view(release.Git(repo), "origin", "stable")
+    assert remote_view.tags == {} and remote_view.stable is None
+    sha = promote_ok(repo, tmp_path, "first release", "--push")
+    assert remote_refs(remote)["refs/tags/release-1"] == sha
+    capsys.readouterr()
+    assert main(["releases", "--json"]) == 0
+    assert [row["tag"] for row in json.loads(capsys.readouterr().out)] == ["release-1"]
+    assert main(["rollback", "--push"]) == 1
+    assert "release-1 is the first release" in capsys.readouterr().err
+
+
+def test_remote_view_reads_peeled_tags_and_the_branch(repo: Path, tmp_path: Path) -> None:
+    r1 = promote_ok(repo, tmp_path, "one", "--push")
+    r2 = promote_ok(repo, tmp_path, "two", "--push")
+    view = release.remote_view(release.Git(repo), "origin", "stable")
+    assert (view.stable, view.remote, view.where()) == (r2, "origin", "origin/stable")
+    assert {name: tag.commit for name, tag in view.tags.items()} == {
+        "release-1": r1,
+        "release-2": r2,
+    }
+    # the ref holds the tag object; the commit is what it peels to
+    assert view.tags["release-2"].object == git(repo, "rev-parse", "refs/tags/release-2")
+    assert view.tags["release-2"].object != r2
+    assert view.release_at(r1).name == "release-1" and view.release_at("0" * 40) is None
+    assert [t.number for t in view.of_kind(release.RELEASE)] == [1, 2]
+    assert view.next_name(release.ROLLBACK) == "rollback-1"
+
+
+def test_ordering_of_releases_is_numeric(repo: Path, tmp_path: Path) -> None:
+    """release-10 comes after release-9, not between release-1 and release-2."""
+    shas = [promote_ok(repo, tmp_path, f"c{i}") for i in range(1, 12)]
+    view = release.local_view(release.Git(repo), "stable")
+    assert [t.name for t in view.of_kind(release.RELEASE)][-3:] == [
+        "release-9",
+        "release-10",
+        "release-11",
+    ]
+    assert view.next_name(release.RELEASE) == "release-12"
+    rows = release.list_releases(release.Git(repo))
+    assert [row["number"] for row in rows] == list(range(1, 12))
+    assert [row["commit"] for row in rows] == shas
+    assert [row["stable"] for row in rows] == [False] * 10 + [True]
+    planned = release.plan_rollback(release.Git(repo))
+    assert planned.commit == shas[9] and planned.tag == "rollback-1"
+
+
+def test_a_shallow_clone_cannot_prove_stable_is_an_ancestor(
+    repo: Path,
+    remote: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI checks out one commit by default: the promotion must say so, not claim stable is on
+    another line of history."""
+    first = repo
+    promote_ok(first, tmp_path, "one", "--push")
+    for i in range(3):
+        commit(first, f"later {i}")
+    git(first, "push", "--quiet", "origin", "main")
+    head = git(first, "rev-parse", "HEAD")
+    shallow = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", remote.as_uri(), str(shallow)], check=True
+    )
+    _identity(shallow)
+    assert git(shallow, "rev-parse", "--is-shallow-repository") == "true"
+    monkeypatch.chdir(shallow)
+    path = results_file(tmp_path / "shallow.json", head)
+    capsys.readouterr()
+    assert main(["promote", "--results", str(path), "--push"]) == 1
+    err = capsys.readouterr().err
+    assert "this clone is shallow" in err and "fetch the full history" in err
+    assert "not an ancestor" not in err
+    assert set(remote_refs(remote)) == {
+        "refs/heads/main",
+        "refs/heads/stable",
+        "refs/tags/release-1",
+    }
+    # with the full history it goes through
+    git(shallow, "fetch", "--quiet", "--unshallow", "origin")
+    assert main(["promote", "--results", str(path), "--push"]) == 0, capsys.readouterr().err
+    assert remote_refs(remote)["refs/tags/release-2"] == head
+
+
+def test_stable_moving_between_fetch_and_look_is_fetched_by_id(
+    clone, remote: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another promotion lands after our fetch: the commit the remote now names is fetched."""
+    first, second = clone("first"), clone("second")
+    a = commit(first, "a")
+    release.promote(release.Git(first), results_file(tmp_path / "a.json", a), push=True)
+    git(first, "push", "--quiet", "origin", "main")
+    git(second, "pull", "--quiet", "origin", "main")
+    b = commit(first, "b")
+    git(first, "push", "--quiet", "origin", "main")
+    git(second, "pull", "--quiet", "origin", "main")
+    c = commit(second, "c")  # c follows b follows a
+    real_fetch = release.fetch_records
+
+    def fetch_then_someone_promotes(git_: release.Git, remote_: str, branch: str) -> None:
+        real_fetch(git_, remote_, branch)
+        if git_.cwd == second and not release.Git(first).has_commit(c):
+            release.promote(release.Git(first), results_file(tmp_path / "b.json", b), push=True)
+
+    monkeypatch.setattr(release, "fetch_records", fetch_then_someone_promotes)
+    assert release.Git(second).has_commit(b)  # b came with the pull; drop it from the view
+    outcome = release.promote(
+        release.Git(second), results_file(tmp_path / "c.json", c), ref=c, push=True
+    )
+    assert (outcome.tag, outcome.previous) == ("release-3", b)
+    assert remote_refs(remote)["refs/heads/stable"] == c
+
+
+def test_a_failing_git_call_is_refused_with_its_message(tmp_path: Path) -> None:
+    g = release.Git(tmp_path)
+    with pytest.raises(release.GitError, match=r"^git frobnicate --now failed: .*frobnicate"):
+        g.run("frobnicate", "--now")
+    assert g.run("frobnicate", check=False) == ""
+    assert not g.ok("frobnicate")
+    with pytest.raises(InputError, match="not inside a git repository"):
+        release.git_for(tmp_path)
+    with pytest.raises(InputError, match="nope: not a commit in"):
+        release.Git(tmp_path).resolve("nope")
+
+
+def test_git_missing_from_path_is_refused(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(release.GitError, match="git is not installed"):
+        release.Git(repo).run("status")
+
+
+def test_a_tagger_without_identity_is_refused(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git(repo, "config", "--unset", "user.name")
+    git(repo, "config", "--unset", "user.email")
+    git(repo, "config", "user.useConfigOnly", "true")
+    for name in ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "x")  # enough to commit, not to tag
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "x@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "x")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "x@example.com")
+    sha = commit(repo, "feature")
+    monkeypatch.delenv("GIT_COMMITTER_NAME")
+    monkeypatch.delenv("GIT_COMMITTER_EMAIL")
+    path = results_file(tmp_path / "r.json", sha)
+    assert main(["promote", "--results", str(path)]) == 1
+    assert "git does not know who you are: set user.name and user.email" in (
+        capsys.readouterr().err
+    )
+    assert ref(repo, "stable") is None and tags(repo) == {}
+
+
+def test_results_without_a_commit_are_refused(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    commit(repo, "feature")
+    for commit_value in (None, ""):
+        path = tmp_path / "r.json"
+        data = results([record(f"case-{i}") for i in range(10)], git_commit=commit_value)
+        write(path, data)
+        assert main(["promote", "--results", str(path)]) == 1
+        assert (
+            f"{path}: the results record no git commit; cannot promote them"
+            in capsys.readouterr().err
+        )
+    assert ref(repo, "stable") is None
+
+
+def test_a_rollback_to_where_stable_is_changes_nothing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    promote_ok(repo, tmp_path, "one")
+    r2 = promote_ok(repo, tmp_path, "two")
+    capsys.readouterr()
+    assert main(["rollback", "--to", "release-2"]) == 0
+    assert capsys.readouterr().out == (
+        f"stable is already at release-2 ({r2[:12]}); nothing to roll back\n"
+    )
+    outcome = release.rollback(release.Git(repo), to="release-2")
+    assert (outcome.changed, outcome.tag, outcome.commit, outcome.previous) == (
+        False,
+        None,
+        r2,
+        r2,
+    )
+    assert set(tags(repo)) == {"release-1", "release-2"}
+
+
+def test_rollback_to_a_release_from_a_stable_at_no_release(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    r1 = promote_ok(repo, tmp_path, "one")
+    hotfix = commit(repo, "hotfix pushed to stable by hand")
+    git(repo, "branch", "--force", "stable", hotfix)
+    capsys.readouterr()
+    assert main(["rollback", "--to", "release-1", "--reason", "  undo\n the   hotfix "]) == 0
+    assert f"rolled stable back from {hotfix[:12]} to {r1[:12]}; recorded as rollback-1" in (
+        capsys.readouterr().out
+    )
+    assert ref(repo, "stable") == r1
+    message = release.tag_message(release.Git(repo), "rollback-1")
+    assert message == (
+        f"rollback-1: stable {hotfix[:12]} -> release-1 ({r1[:12]}): undo the hotfix\n\n"
+        f"from: {hotfix}\nto: {r1} (release-1)\nreason: undo the hotfix"
+    )
+    # `--to` must name a release: a rollback tag is not one
+    assert main(["rollback", "--to", "rollback-1"]) == 1
+    assert "rollback-1: no such release (releases: release-1)" in capsys.readouterr().err
+
+
+def test_rollback_without_a_reason_says_so(repo: Path, tmp_path: Path) -> None:
+    promote_ok(repo, tmp_path, "one")
+    promote_ok(repo, tmp_path, "two")
+    outcome = release.rollback(release.Git(repo))
+    assert outcome.changed and outcome.tag == "rollback-1"
+    assert release.tag_message(release.Git(repo), "rollback-1").endswith(
+        "\nreason: no reason given"
+    )
+
+
+def test_a_repromoted_commit_counts_as_its_newest_release(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """After `rollback --to` a commit carries two releases: the next rollback starts from the
+    newer one and goes to the release before it that is another commit."""
+    r1 = promote_ok(repo, tmp_path, "one")
+    r2 = promote_ok(repo, tmp_path, "two")
+    assert main(["rollback"]) == 0  # to release-1
+    r3 = promote_ok(repo, tmp_path, "three")  # release-3
+    assert main(["rollback", "--to", "release-1"]) == 0
+    assert main(["rollback", "--to", "release-3"]) == 0
+    view = release.local_view(release.Git(repo), "stable")
+    assert view.release_at(r3).name == "release-3" and view.release_at(r2).name == "release-2"
+    assert view.release_at(r1).name == "release-1"
+    planned = release.plan_rollback(release.Git(repo))
+    assert planned.commit == r2
+    assert planned.message.startswith(
+        f"rollback-4: stable release-3 ({r3[:12]}) -> release-2 ({r2[:12]})"
+    )
+
+
+def test_the_release_message_records_the_baseline(repo: Path, tmp_path: Path) -> None:
+    base_sha = promote_ok(repo, tmp_path, "one")
+    baseline = tmp_path / f"results-{base_sha[:7]}.json"
+    sha = commit(repo, "two")
+    path = results_file(tmp_path / "r.json", sha)
+    outcome = release.promote(release.Git(repo), path, baseline_path=baseline)
+    message = release.tag_message(release.Git(repo), outcome.tag)
+    digest = gate.read_results(baseline).digest
+    assert f"\nbaseline-sha256: {digest}\n" in message
+    assert "Regressions vs baseline: 0 (limit 0)" in message
+    assert "target: reference\n" in message and "llmops-version: 0.1.0\n" in message
+    assert f"cases-digest: {'0' * 64}\n" in message
+    assert "baseline-sha256" not in release.tag_message(release.Git(repo), "release-1")

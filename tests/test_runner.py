@@ -4,11 +4,12 @@ follow the rules, and every failure classified."""
 from __future__ import annotations
 
 import asyncio
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from llmops import runner
 from llmops.runner import Exchange, RetryPolicy, ask, ask_all
 from llmops.targets import (
     CommandTarget,
@@ -82,24 +83,189 @@ def test_connection_refused_is_classified() -> None:
     assert ex.error_type == "connection" and ex.attempts == 3
 
 
-def test_retry_after_is_honoured() -> None:
-    calls: list[float] = []
+class Clock:
+    """A fake clock for the runner: the target and the backoff advance it, nothing sleeps.
 
-    class Limited(Target):
-        name = "limited"
+    Deterministic where the real clock and the jitter are not: the runner's `time` and
+    `asyncio.sleep` and the jitter's `random.uniform` are replaced for one test."""
 
-        async def ask(self, messages: list[dict[str, str]]) -> Reply:
-            calls.append(time.monotonic())
-            if len(calls) == 1:
-                raise TargetError("rate_limited", "429", retryable=True, retry_after=0.3)
-            return Reply("ok")
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.jitter: list[tuple[float, float]] = []
+        monkeypatch.setattr(runner, "time", SimpleNamespace(perf_counter=lambda: self.now))
+        monkeypatch.setattr(runner.random, "uniform", self.uniform)
+        monkeypatch.setattr(runner.asyncio, "sleep", self.sleep)
 
-    ex = asyncio.run(ask(Limited(), MSG, RetryPolicy(retries=2, backoff_s=0.001)))
-    assert ex.ok and ex.attempts == 2
-    assert calls[1] - calls[0] >= 0.3
+    def uniform(self, low: float, high: float) -> float:
+        self.jitter.append((low, high))
+        return high  # the longest wait full jitter can pick
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Flaky(Target):
+    """Fails with `errors` in turn (each after `took` seconds of the fake clock), then answers."""
+
+    name = "flaky"
+
+    def __init__(self, clock: Clock, errors: list[TargetError], took: list[float]) -> None:
+        self.clock, self.errors, self.took, self.calls = clock, errors, took, 0
+
+    async def ask(self, messages: list[dict[str, str]]) -> Reply:
+        self.clock.now += self.took[self.calls]
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return Reply("ok")
+
+
+def limited(retry_after: float | None = None) -> TargetError:
+    return TargetError("rate_limited", "429", retryable=True, retry_after=retry_after)
+
+
+def test_retry_after_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(monkeypatch)
+    target = Flaky(clock, [limited(0.3)], took=[0.01, 0.02])
+    ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=2, backoff_s=0.001)))
+    assert ex.ok and ex.attempts == 2 and target.calls == 2
+    assert clock.sleeps == [0.3]  # the server's wait, not the (shorter) backoff
     assert RetryPolicy(backoff_s=0.001).delay(0, TargetError("x", "", retry_after=2)) == 2
     assert parse_retry_after("3") == 3 and parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    policy = RetryPolicy(backoff_s=0.25, backoff_max_s=8.0)
+    delays = [policy.delay(attempt, limited()) for attempt in range(8)]
+    assert delays == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert [low for low, _ in clock.jitter] == [0.0] * 8  # full jitter: from zero up
+    assert RetryPolicy().delay(0, limited()) == 0.25  # the defaults
+    assert RetryPolicy().delay(10, limited()) == 8.0
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "backoff_s", "delay"),
+    [
+        (120.0, 0.25, runner.MAX_RETRY_AFTER_S),  # one bad server cannot stall the run
+        (30.0, 0.25, 30.0),
+        (1.0, 4.0, 4.0),  # the backoff wins when it is longer
+        (0.0, 0.5, 0.5),
+        (2.0, 0.5, 2.0),
+    ],
+)
+def test_retry_after_is_capped_and_never_shortens_the_backoff(
+    monkeypatch: pytest.MonkeyPatch, retry_after: float, backoff_s: float, delay: float
+) -> None:
+    Clock(monkeypatch)
+    assert runner.MAX_RETRY_AFTER_S == 30.0
+    policy = RetryPolicy(backoff_s=backoff_s, backoff_max_s=8.0)
+    assert policy.delay(0, limited(retry_after)) == delay
+
+
+def test_every_retry_waits_its_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(monkeypatch)
+    target = Flaky(clock, [limited(), limited(), limited()], took=[0.1] * 4)
+    ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=3, backoff_s=0.5, backoff_max_s=8)))
+    assert ex.ok and ex.attempts == 4
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+
+
+def test_latency_of_a_failed_exchange_is_its_last_attempt_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Neither the earlier attempts nor the backoff between them count as the target's time."""
+    clock = Clock(monkeypatch)
+    errors = [limited(), TargetError("http_5xx", "502", retryable=True), limited()]
+    target = Flaky(clock, errors, took=[0.2, 0.3, 0.125])
+    ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=2, backoff_s=1.0, backoff_max_s=8)))
+    assert (ex.error_type, ex.error, ex.attempts) == ("rate_limited", "429", 3)
+    assert clock.sleeps == [1.0, 2.0]
+    assert ex.latency_ms == pytest.approx(125.0)
+    assert ex.response is None
+
+
+def test_latency_of_an_answer_after_retries_is_its_own_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(monkeypatch)
+    target = Flaky(clock, [limited(5.0)], took=[0.4, 0.0625])
+    ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=1)))
+    assert ex.ok and ex.response == "ok" and ex.attempts == 2
+    assert ex.latency_ms == pytest.approx(62.5)
+    assert (ex.error_type, ex.error) == (None, None)
+
+
+def test_no_retries_means_one_attempt_and_no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(monkeypatch)
+    target = Flaky(clock, [limited(), limited()], took=[0.1, 0.1])
+    ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=0)))
+    assert (ex.error_type, ex.attempts, target.calls, clock.sleeps) == ("rate_limited", 1, 1, [])
+
+
+def test_a_failure_that_is_not_retryable_is_asked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(monkeypatch)
+    target = Flaky(clock, [TargetError("http_4xx", "400 bad request")], took=[0.1, 0.1])
+    ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=3)))
+    assert (ex.error_type, ex.error, ex.attempts, clock.sleeps) == (
+        "http_4xx", "400 bad request", 1, []
+    )
+
+
+def test_a_timeout_names_the_limit_and_the_target() -> None:
+    class Silent(Target):
+        name = "silent"
+
+        async def ask(self, messages: list[dict[str, str]]) -> Reply:
+            await asyncio.Event().wait()  # never answers
+            raise AssertionError
+
+    ex = asyncio.run(ask(Silent(), MSG, RetryPolicy(retries=2, timeout_s=0.05)))
+    assert (ex.error_type, ex.error, ex.attempts) == (
+        "timeout", "no reply within 0.05 s from silent", 1
+    )
+
+
+@pytest.mark.parametrize("concurrency", [0, -3])
+def test_concurrency_below_one_is_clamped_to_one(concurrency: int) -> None:
+    running = peak = 0
+    done: list[tuple[int, str | None]] = []
+
+    class Counting(Target):
+        name = "counting"
+
+        async def ask(self, messages: list[dict[str, str]]) -> Reply:
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            await asyncio.sleep(0)
+            running -= 1
+            return Reply(messages[0]["content"])
+
+    reqs = [(i, [{"role": "user", "content": f"q{i}"}]) for i in range(6)]
+
+    async def main() -> dict[Any, Exchange]:
+        # bounded: a semaphore of zero would wait forever
+        return await asyncio.wait_for(
+            ask_all(
+                Counting(),
+                reqs,
+                concurrency=concurrency,
+                policy=RetryPolicy(),
+                on_done=lambda key, ex: done.append((key, ex.response)),
+            ),
+            timeout=30,
+        )
+
+    got = asyncio.run(main())
+    assert peak == 1
+    assert {k: ex.response for k, ex in got.items()} == {i: f"q{i}" for i in range(6)}
+    assert sorted(done) == [(i, f"q{i}") for i in range(6)]
 
 
 def test_latency_is_of_the_target_call_alone() -> None:
