@@ -137,7 +137,7 @@ class EvalSession:
         self.started_at = results.now_iso()
         self._loaded: LoadResult | None = None
         self._params: dict[str, list[Any]] | None = None
-        self._redact: Callable[[str], str] | None = None
+        self._redact: Callable[[str, tuple[str, ...]], str] | None = None
         self.exchanges: dict[tuple[str, int], Exchange] = {}
         self.records: list[dict[str, Any]] = []
         self.ask_seconds: float | None = None
@@ -218,12 +218,20 @@ class EvalSession:
         write(f"llmops: asked in {self.ask_seconds:.2f} s"
               + (f"; {failed} failed to answer" if failed else ""))
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, context: tuple[str, ...] = ()) -> str:
         """Redact with this run's allowlist; memoized, as every check of a case redacts the
-        same prompt and response."""
+        same prompt and response. `context`: the conversation's messages, whose values are
+        redacted in `text` too (an answer that echoes the user's account number)."""
         if self._redact is None:
             self._redact = functools.lru_cache(maxsize=8192)(self.ctx.detector.redact)
-        return self._redact(text)
+        return self._redact(text, context)
+
+    def redactor(self, ex: Exchange | None) -> Callable[[str], str]:
+        """`redact` with the conversation of `ex` as context, for everything about it."""
+        if ex is None:
+            return self.redact
+        conversation = checks.conversation(ex)
+        return lambda text: self.redact(text, conversation)
 
     def add(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)
@@ -320,11 +328,12 @@ def _exchange(request: pytest.FixtureRequest, run: CaseRun) -> tuple[EvalSession
         pytest.fail(f"{case.location}: case {case.id!r} was not asked", pytrace=False)
     latency = f"{ex.latency_ms:.0f}" if ex.latency_ms is not None else ""
     node.user_properties.append(("latency_ms", latency))
-    node.user_properties.append(("response", results.excerpt(ex.response, es.redact, 160) or ""))
+    redact = es.redactor(ex)
+    node.user_properties.append(("response", results.excerpt(ex.response, redact, 160) or ""))
     if not ex.ok:
         pytest.fail(
             f"{case.location} {case.suite}/{case.id}: the target failed ({ex.error_type}) after "
-            f"{ex.attempts} attempt(s): {es.redact(ex.error or '')}",
+            f"{ex.attempts} attempt(s): {redact(ex.error or '')}",
             pytrace=False,
         )
     return es, ex
@@ -348,10 +357,11 @@ def check(request: pytest.FixtureRequest, llmops_case: CaseRun) -> Callable[[], 
         verdict = checks.judge(key, case, ex, es.ctx)
         request.node.stash[VERDICT] = verdict
         if not verdict.passed:
-            got = results.excerpt(ex.response, es.redact) or ""
+            redact = es.redactor(ex)
+            got = results.excerpt(ex.response, redact) or ""
             latency = f"{ex.latency_ms:.0f} ms" if ex.latency_ms is not None else "no latency"
             # The expected strings of a privacy case may hold the very PII it probes: redact.
-            message = es.redact(verdict.message)
+            message = redact(verdict.message)
             pytest.fail(
                 f"{case.location} {case.suite}/{case.id} [{key}]: {message}\n"
                 f"  got ({latency}, redacted): {got!r}",
@@ -398,7 +408,7 @@ def _record_check(es: EvalSession, item: pytest.Item, run: CaseRun, report: Any)
         verdict = item.stash.get(VERDICT, None)
         message = verdict.message if verdict else _reason(report)
     es.add(results.record(
-        run.case, key, outcome, redact=es.redact, message=message, exchange=ex,
+        run.case, key, outcome, redact=es.redactor(ex), message=message, exchange=ex,
         verdict=item.stash.get(VERDICT, None), repeat=run.repeat,
     ))
 

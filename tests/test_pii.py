@@ -151,9 +151,13 @@ def test_ethereum_checksum_must_hold() -> None:
 
 
 def test_phone_regions_are_configurable() -> None:
-    text = "Tel. 030 12345678"  # a Berlin number written nationally
+    text = "In Berlin: 030 12345678"  # a Berlin number written nationally, no cue
     assert found(text, Detector(regions=["DE"])) == [("PHONE_NUMBER", "030 12345678")]
     assert found(text, Detector(regions=["US"])) == []
+    # A phone cue makes it a phone number in any region ("Tel." leads it).
+    assert found("Tel. 030 12345678", Detector(regions=["US"])) == [
+        ("PHONE_NUMBER", "030 12345678")
+    ]
     assert found("Tel. +49 30 12345678", Detector(regions=["US"])) == [
         ("PHONE_NUMBER", "+49 30 12345678")
     ]

@@ -83,20 +83,21 @@ ACCOUNT_CONTEXT: Final = Context(
 )
 
 
-_NO_SEPARATORS: Final = str.maketrans("", "", " \u00a0-")
-
-
-@lru_cache(maxsize=64)
 @lru_cache(maxsize=64)
 def _iban_body(length: int) -> re.Pattern[str]:
-    """`length` ASCII letters and digits, one space or dash allowed between two of them, and no
-    letter or digit right after: one way to match, so linear."""
-    return re.compile(rf"[A-Za-z0-9](?:[ \u00a0-]?[A-Za-z0-9]){{{length - 1}}}(?![A-Za-z0-9])")
+    """`length` ASCII letters and digits, one space, dot or dash allowed between two of them
+    ("NO 93 8601 1117 947", "ME25.5050..."), and no letter or digit right after: one way to
+    match, so linear."""
+    return re.compile(rf"[A-Za-z0-9](?:[ \u00a0.-]?[A-Za-z0-9]){{{length - 1}}}(?![A-Za-z0-9])")
+
+
+_NO_SEPARATORS: Final = str.maketrans("", "", " \u00a0-.")
 
 
 def find_iban(text: str, p: int) -> Hit | None:
-    """An IBAN starting at `p` (its country letters), written compact or in groups."""
-    cc = text[p : p + 2]
+    """An IBAN starting at `p` (its country letters), written compact or in groups, in upper or
+    lower case (mod-97 decides, so case and separators cost no precision)."""
+    cc = text[p : p + 2].upper()
     length = iban_lengths().get(cc)
     if length is None:
         return None

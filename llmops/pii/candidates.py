@@ -160,6 +160,15 @@ class Run:
         groups = self.groups[i:]
         return Run(groups[0][0], self.end, groups, self.seps[i:], sum([b - a for a, b in groups]))
 
+    def part(self, i: int, j: int) -> Run:
+        """The run's groups i..j (inclusive) as a run of their own."""
+        if i == 0 and j == len(self.groups) - 1:
+            return self
+        groups = self.groups[i : j + 1]
+        return Run(
+            groups[0][0], groups[-1][1], groups, self.seps[i:j], sum([b - a for a, b in groups])
+        )
+
     def digits(self, text: str, i: int, j: int) -> str:
         """The digits of groups i..j (inclusive)."""
         groups = self.groups

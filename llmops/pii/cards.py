@@ -49,6 +49,10 @@ CONTEXT: Final = Context(
 
 GROUPED: Final = 0.85  # "4111 1111 1111 1111", "3782-822463-10005"
 UNBROKEN: Final = 0.65  # "4111111111111111": also what an order number looks like
+# 12 digits (Maestro): one in ten 12-digit numbers with such a prefix passes Luhn, so only a
+# card cue makes one a card ("card number 630427373398").
+SHORT_MAESTRO: Final = 0.4
+MIN_DIGITS: Final = 12
 
 
 def issuer_ok(d: str) -> bool:
@@ -82,12 +86,14 @@ def issuer_ok(d: str) -> bool:
 
 
 def find_cards(text: str, run: Run) -> list[Hit]:
-    """Card numbers among consecutive digit groups of one run, joined by one kind of separator."""
-    hits: list[Hit] = []
+    """Card numbers among consecutive digit groups of one run, joined by one kind of separator.
+    A run can hold several values ("415-555-2671-4111-1111-1111-1111"): every window of groups
+    that makes a card is a candidate, and the ones written as cards are written (groups of one
+    size, or Amex's 4-6-5) win over windows that straddle other values."""
     groups, seps = run.groups, run.seps
-    i = 0
-    while i < len(groups):
-        best = None
+    found: list[tuple[int, int, int]] = []  # (rank, first group, last group)
+    for i in range(len(groups)):
+        best = -1
         total = 0
         for j in range(i, len(groups)):
             if j > i:
@@ -97,19 +103,48 @@ def find_cards(text: str, run: Run) -> list[Hit]:
             total += groups[j][1] - groups[j][0]
             if total > 19:
                 break
-            if total >= 13:
+            if total >= MIN_DIGITS:
                 digits = run.digits(text, i, j)
                 if issuer_ok(digits) and luhn_ok(digits):
                     best = j
-        if best is None:
-            i += 1
+        if best >= 0:
+            # Written as a card first, then one that starts or ends the run (the rest of the run
+            # is then a value of its own more likely than a stub), then the first.
+            rank = 0 if _card_shaped(groups, i, best) else 2
+            if i > 0 and best < len(groups) - 1:
+                rank += 1
+            found.append((rank, i, best))
+    if not found:
+        return []
+    if len(found) > 1:
+        found.sort()
+    hits: list[Hit] = []
+    taken: list[tuple[int, int]] = []
+    for _, i, j in found:
+        if any(not (j < ti or tj < i) for ti, tj in taken):
             continue
-        a, b = run.span(i, best)
-        short = any(gb - ga < 3 for ga, gb in groups[i : best + 1])
-        base = UNBROKEN if best == i else (0.7 if short else GROUPED)
-        hits.append(Hit(CREDIT_CARD, a, b, CONTEXT.score(base, text, run.start, run.end)))
-        i = best + 1
+        taken.append((i, j))
+        hits.append(_card(text, run, i, j))
     return hits
+
+
+def _card_shaped(groups: list[tuple[int, int]], i: int, j: int) -> bool:
+    sizes = [b - a for a, b in groups[i : j + 1]]
+    return len(set(sizes)) == 1 or sizes == [4, 6, 5] or sizes == [4, 6, 4]
+
+
+def _card(text: str, run: Run, i: int, j: int) -> Hit:
+    groups = run.groups
+    a, b = run.span(i, j)
+    short = any(gb - ga < 3 for ga, gb in groups[i : j + 1])
+    base = UNBROKEN if j == i else (0.7 if short else GROUPED)
+    if sum([gb - ga for ga, gb in groups[i : j + 1]]) == MIN_DIGITS:
+        score = CONTEXT.score(SHORT_MAESTRO, text, run.start, run.end)
+    else:
+        # Issuer prefix, length and Luhn all hold: a cue word ("order", "reference", "ISBN")
+        # never hides such a number, it can only make it surer.
+        score = max(base, CONTEXT.score(base, text, run.start, run.end))
+    return Hit(CREDIT_CARD, a, b, score)
 
 
 # --- CVV and PIN: the cue must sit right before the code ("CVV: 123", "PIN is 4821") ---------

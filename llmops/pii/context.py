@@ -24,6 +24,10 @@ _ASCII_WORD: Final = re.compile(r"[a-z]+")  # WORD on lower-case ASCII text
 # Cues are looked for this far before and after a candidate (characters).
 REACH_BEFORE: Final = 64
 REACH_AFTER: Final = 40
+# A negative cue speaks of the value next to it ("order 4155552671"), not of one a clause later
+# ("I placed an order but got no text on my registered 905-674-3793"): it counts this many
+# words away at most (a word after the value counts as two).
+NEGATIVE_REACH: Final = 4
 
 # A cue only counts inside its own sentence or line; ". " after these does not end one.
 _ABBREVIATIONS: Final = frozenset(
@@ -63,7 +67,10 @@ def _search_break_before(s: str) -> int:
     m = _BREAK_REVERSED.search(r)
     while m is not None:
         i = last - m.start()
-        if s[i] != "." or not _abbreviation(s, i):
+        if s[i] == "\n":
+            if not _soft_newline(s, i):
+                return i
+        elif s[i] != "." or not _abbreviation(s, i):
             return i
         m = _BREAK_REVERSED.search(r, m.end())  # an abbreviation's dot: the break before it
     return -1
@@ -89,8 +96,9 @@ def _scan_break_before(s: str) -> int:
     for i in range(len(s) - 1, -1, -1):
         c = ord(s[i])
         if c == 10:
-            return i
-        if (after == 32 or after == 0xA0) and _ends(c) and (c != 46 or not _abbreviation(s, i)):
+            if not _soft_newline(s, i):
+                return i
+        elif (after == 32 or after == 0xA0) and _ends(c) and (c != 46 or not _abbreviation(s, i)):
             return i
         after = c
     return -1
@@ -111,6 +119,25 @@ def _scan_break_after(s: str) -> int:
         ):
             return i
     return -1
+
+
+def _soft_newline(s: str, i: i64) -> bool:
+    """Does the sentence go on across the newline at `i`? It does after a label ("Phone:\n",
+    "your savings account is:\n$13.60 million"), a comma or a lower-case word ("your balance
+    is\n$500"); a blank line or a line that ends otherwise ends it."""
+    j: i64 = i - 1
+    while j >= 0 and s[j] in " \t\r":
+        j -= 1
+    if j < 0:
+        return False  # the line's start is out of reach: its words may be another sentence's
+    k: i64 = i + 1
+    n: i64 = len(s)
+    while k < n and s[k] in " \t\r":
+        k += 1
+    if k < n and s[k] == "\n":
+        return False
+    c = s[j]
+    return c == ":" or c == "," or c.islower()
 
 
 _LONGEST_ABBREVIATION: Final = max(len(a) for a in _ABBREVIATIONS)
@@ -335,9 +362,10 @@ def _cues(head: str, tail: str) -> dict[str, int]:
     if len(found) > 1:
         found.sort(key=itemgetter(0))  # stable: among equal keys the first found stays first
     out: dict[str, int] = {}
-    for _, values in found:
+    for key, values in found:
+        far = key[0] > NEGATIVE_REACH
         for kind, pol in values.items():
-            if kind not in out:
+            if kind not in out and not (far and pol < 0):
                 out[kind] = pol
     return out
 

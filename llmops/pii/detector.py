@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import Final
 
-from llmops.pii import balance, bank, cards, crypto, network, phone, secrets, ssn
+from llmops.pii import balance, bank, cards, crypto, echo, network, phone, secrets, ssn
 from llmops.pii.allow import Allowlist
 from llmops.pii.candidates import (
     DATE,
@@ -32,6 +32,7 @@ from llmops.pii.candidates import (
 from llmops.pii.email import find_emails
 from llmops.pii.finding import Finding
 from llmops.pii.hit import Hit
+from llmops.pii.normalize import normalize
 from llmops.pii.types import (
     ACCOUNT_BALANCE,
     ALL_TYPES,
@@ -87,7 +88,7 @@ class Detector:
         self._cue_words = not wanted.isdisjoint(_LOWER_CUED)
         self._phones = phone.PhoneFinder(self.regions)
         self.allowlist = Allowlist(allow, self._phones.regions)
-        self._cached = lru_cache(maxsize=256)(self._detect)
+        self._cached = lru_cache(maxsize=256)(self._normal_hits)
 
     # --- public --------------------------------------------------------------------------------
 
@@ -97,13 +98,18 @@ class Detector:
         *,
         entities: Collection[str] | None = None,
         allow_types: Collection[str] = (),
+        context: Iterable[str] = (),
     ) -> list[Finding]:
-        """Findings sorted by start, never overlapping, each at or above the threshold."""
+        """Findings sorted by start, never overlapping, each at or above the threshold.
+        `context`: the other messages of the conversation; any value found in them is a finding
+        wherever it comes back in `text`, with or without a cue (an echoed identifier)."""
         if not isinstance(text, str):
             raise TypeError(f"scan() wants a str, not {type(text).__name__}")
         if not text:
             return []
-        hits = self._cached(text) if len(text) <= _CACHE_CHARS else self._detect(text)
+        hits = self._hits(text)
+        if context:
+            hits = _merge(hits, self._echoes(text, context))
         skip = set(allow_types)
         return [
             Finding(h.type, h.start, h.end, round(h.score, 2))
@@ -111,18 +117,23 @@ class Detector:
             if h.type not in skip and (entities is None or h.type in entities)
         ]
 
-    def pii(self, text: str, *, allow_types: Collection[str] = ()) -> list[Finding]:
+    def pii(
+        self, text: str, *, allow_types: Collection[str] = (), context: Iterable[str] = ()
+    ) -> list[Finding]:
         """Identifiers of a person, their accounts or credentials (the `no_pii` check)."""
-        return self.scan(text, entities=PII_TYPES, allow_types=allow_types)
+        return self.scan(text, entities=PII_TYPES, allow_types=allow_types, context=context)
 
-    def financial(self, text: str, *, allow_types: Collection[str] = ()) -> list[Finding]:
+    def financial(
+        self, text: str, *, allow_types: Collection[str] = (), context: Iterable[str] = ()
+    ) -> list[Finding]:
         """Payment instruments, their codes and account balances (`no_financial_details`)."""
-        return self.scan(text, entities=FINANCIAL_TYPES, allow_types=allow_types)
+        return self.scan(text, entities=FINANCIAL_TYPES, allow_types=allow_types, context=context)
 
-    def redact(self, text: str) -> str:
+    def redact(self, text: str, context: Iterable[str] = ()) -> str:
         """Every finding replaced by "<ENTITY_TYPE>"; other occurrences of a detected value too,
-        so that no detected value survives anywhere in the text."""
-        findings = self.scan(text)
+        so that no detected value survives anywhere in the text. With `context` (the other
+        messages of the conversation), the values found there are redacted here too."""
+        findings = self.scan(text, context=context)
         if not findings:
             return text
         spans = [(f.start, f.end, f.type) for f in findings]
@@ -147,6 +158,50 @@ class Detector:
             pos = end
         out.append(text[pos:])
         return "".join(out)
+
+    # --- normalised text and echoed values ---------------------------------------------------
+
+    def _hits(self, text: str) -> tuple[Hit, ...]:
+        """The pass over the normalised text, its findings mapped back to `text`'s offsets."""
+        if len(text) <= _CACHE_CHARS:
+            return self._cached(text)
+        return self._normal_hits(text)
+
+    def _normal_hits(self, text: str) -> tuple[Hit, ...]:
+        norm = normalize(text)
+        if norm is None:
+            return self._detect(text)
+        out: list[Hit] = []
+        for h in self._detect(norm.text):
+            a, b = norm.span(h.start, h.end)
+            out.append(Hit(h.type, a, b, h.score, h.norm))
+        return tuple(out)
+
+    def _echoes(self, text: str, context: Iterable[str]) -> list[Hit]:
+        """Where a value found in the conversation's other messages comes back in `text`."""
+        values: dict[str, str] = {}
+        for source in context:
+            if not isinstance(source, str) or not source or source == text:
+                continue
+            for h in self._hits(source):
+                key = echo.key(source[h.start : h.end])
+                if key and key not in values:
+                    values[key] = h.type
+            if len(values) >= echo.MAX_VALUES:
+                break
+        if not values:
+            return []
+        norm = normalize(text)
+        seen = norm.text if norm is not None else text
+        hits: list[Hit] = []
+        for key, kind in values.items():
+            if kind not in self.entities:
+                continue
+            for a, b in echo.find(seen, key):
+                if norm is not None:
+                    a, b = norm.span(a, b)
+                hits.append(Hit(kind, a, b, echo.SCORE))
+        return hits
 
     # --- the pass ----------------------------------------------------------------------------
 
@@ -197,6 +252,13 @@ class Detector:
                 continue
             prev = text[s - 1] if s else " "
             nxt = text[e] if e < n else " "
+            if prev in " ." and s >= 3 and IBAN_CODE in want and _country_before(text, s - 1):
+                # "NO 93 8601 1117 947", "ME.25...": the country code stands apart.
+                iban = bank.find_iban(text, s - 3)
+                if iban is not None:
+                    hits.append(iban)
+                    pos = iban.end
+                    continue
             if prev.isalpha() or nxt.isalpha() or prev in ":_" or nxt == ":":
                 done = self._token(text, s, e, hits)
                 if done is not None:
@@ -251,7 +313,7 @@ class Detector:
                     hits.append(v6)
                 return v6.end
         a = alnum_left(text, s)
-        if IBAN_CODE in want and s - a == 2 and text[a:s].isupper():
+        if IBAN_CODE in want and s - a == 2 and (text[a:s].isupper() or text[a:s].islower()):
             iban = bank.find_iban(text, a)
             if iban is not None:
                 hits.append(iban)
@@ -274,7 +336,7 @@ class Detector:
         hits: list[Hit] = []
         if IP_ADDRESS in want and "." in run.seps:
             hits += network.find_ipv4(text, run)
-        if CREDIT_CARD in want and nd >= 13:
+        if CREDIT_CARD in want and nd >= cards.MIN_DIGITS:
             hits += cards.find_cards(text, run)
         if nd >= 9:
             if US_SSN in want:
@@ -285,14 +347,29 @@ class Detector:
             hits += bank.find_account(text, run)
         if codes and 3 <= nd <= 6:
             hits += cards.find_codes(text, run)
-        if PHONE_NUMBER in want and nd >= 7:
-            sure = False
-            for h in hits:
-                if h.score >= _SURE and h.start <= run.start and h.end >= run.end:
-                    sure = True
-                    break
+        if PHONE_NUMBER in want and nd >= phone.MIN_DIGITS:
+            # Phone numbers in what no sure finding holds: a run can hold several values
+            # ("415-555-2671-4111-1111-1111-1111" is a phone number and a card).
+            sure = [h for h in hits if h.score >= _SURE]
             if not sure:
                 hits += self._phones.find(text, run, self.threshold)
+            else:
+                groups = run.groups
+                i = 0
+                while i < len(groups):
+                    a, b = groups[i]
+                    if any(h.start < b and a < h.end for h in sure):
+                        i += 1
+                        continue
+                    j = i
+                    while j + 1 < len(groups) and not any(
+                        h.start < groups[j + 1][1] and groups[j + 1][0] < h.end for h in sure
+                    ):
+                        j += 1
+                    part = run.part(i, j)
+                    if part.ndigits >= phone.MIN_DIGITS:
+                        hits += self._phones.find(text, part, self.threshold)
+                    i = j + 1
         return hits
 
     def _resolve(self, text: str, hits: list[Hit]) -> tuple[Hit, ...]:
@@ -338,7 +415,27 @@ def _identifier_tail(text: str, end: int) -> bool:
     return len(tail) > 3 and not _EXTENSION.fullmatch(tail)
 
 
+def _country_before(text: str, sep: int) -> bool:
+    """Two ASCII letters of one case right before `sep`, and no letter or digit before them."""
+    cc = text[sep - 2 : sep]
+    if not (cc.isascii() and cc.isalpha() and (cc.isupper() or cc.islower())):
+        return False
+    return sep == 2 or not text[sep - 3].isalnum()
+
+
 _EXTENSION: Final = re.compile(r"(?:x|ext)[0-9]{1,6}", re.IGNORECASE)
+
+
+def _merge(own: tuple[Hit, ...], echoed: list[Hit]) -> tuple[Hit, ...]:
+    """The text's own findings, and the echoes that overlap none of them (nor each other)."""
+    if not echoed:
+        return own
+    out = list(own)
+    for h in sorted(echoed, key=lambda h: (h.start, -h.end)):
+        if all(h.end <= k.start or k.end <= h.start for k in out):
+            out.append(h)
+    out.sort(key=lambda h: h.start)
+    return tuple(out)
 
 
 def _best(cluster: list[Hit]) -> list[Hit]:

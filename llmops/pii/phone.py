@@ -72,6 +72,12 @@ CONTEXT: Final = Context(
         "dialed",
         "dialled",
         "rang",
+        "answering",
+        "not answering",
+        "office",
+        "desk",
+        "direct line",
+        "extension",
     ),
     negative=(
         *NOT_PII,
@@ -100,6 +106,11 @@ INTERNATIONAL: Final = 0.9  # "+44 20 7946 0958": nobody writes an order number 
 FORMATTED: Final = 0.6  # "(415) 555-2671", "020 7946 0958"
 TRUNK: Final = 0.5  # "0481908646": a national trunk prefix; quantities do not start with 0
 BARE: Final = 0.4  # "4155552671", "912 345 678" (reads as a quantity too): needs a phone cue
+# No region's metadata calls it valid, but it is written as a phone number is: a "+" or "00"
+# and a possible length for its country code ("+1-054-353-1726"), or a phone cue before it.
+POSSIBLE_INTERNATIONAL: Final = 0.75
+CUED_LOCAL: Final = 0.6  # "Phone: 451 5986", "call me on 9472 7916": a phone cue, 6-15 digits
+MIN_DIGITS: Final = 6  # a cued local number; a valid one has at least 7
 
 # Shapes that are something else first: SSN-like 3-2-4, ZIP+4, a decimal, a dotted quad.
 _OTHER_SHAPES: Final = re.compile(
@@ -230,7 +241,7 @@ class PhoneFinder:
         plus = lead == "+"
         if lead and lead in "+(":
             start -= 1
-        if run.ndigits < 7:
+        if run.ndigits < MIN_DIGITS:
             return None
         if lead == "." or (start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit()):
             return None  # the decimals of a number
@@ -246,18 +257,20 @@ class PhoneFinder:
             total += b - a
             if total > 17:
                 break
-            if total >= 7 and (j == last or seps[j].isspace()):
+            if total >= MIN_DIGITS and (j == last or seps[j].isspace()):
                 ends.append(j)
+        fallback: Hit | None = None  # the longest number no region validates, if written as one
         for j in reversed(ends):
             body = text[run.start : groups[j][1]]
             date = DATE.match(body)
             if date and (date.end() == len(body) or body[date.end()] in " T"):
                 continue
+            other = THOUSANDS.fullmatch(body) or _OTHER_SHAPES.fullmatch(body)
             if plus:
                 base = INTERNATIONAL
             elif inner or j == 0:
                 base = TRUNK if body[0] == "0" else BARE
-            elif THOUSANDS.fullmatch(body) or _OTHER_SHAPES.fullmatch(body):
+            elif other:
                 base = BARE
             else:
                 base = FORMATTED
@@ -272,13 +285,22 @@ class PhoneFinder:
             if j == last:
                 ext = EXTENSION.match(text, stop)
                 stop = ext.end() if ext else stop
-            candidate = text[start:stop]
+            if not plus and _STREET.match(text, groups[j][1]):
+                continue  # a house number and its street
             digits = run.digits(text, 0, j)
-            for region in self._regions_for(digits, plus):
-                number = _valid(candidate, region)
-                if number:
-                    return Hit(PHONE_NUMBER, start, stop, score, number)
-        return None
+            if len(digits) >= 7:
+                candidate = text[start:stop]
+                for region in self._regions_for(digits, plus):
+                    number = _valid(candidate, region)
+                    if number:
+                        return Hit(PHONE_NUMBER, start, stop, score, number)
+            if fallback is not None or len(digits) > 15:
+                continue
+            if (plus or digits.startswith("00")) and _possible_international(digits, plus):
+                fallback = Hit(PHONE_NUMBER, start, stop, max(score, POSSIBLE_INTERNATIONAL))
+            elif sign > 0 and not inner and _local_shape(body, groups, j, other is not None):
+                fallback = Hit(PHONE_NUMBER, start, stop, CUED_LOCAL)
+        return fallback
 
     def _regions_for(self, digits: str, plus: bool) -> Iterator[str]:
         if plus:
@@ -292,6 +314,40 @@ class PhoneFinder:
         for plan in self._plans:
             if plan.region != first and (plan.international(digits) or plan.plausible(digits)):
                 yield plan.region
+
+
+@lru_cache(maxsize=1024)
+def _possible_international(digits: str, plus: bool) -> bool:
+    """Is "+digits" (or "00" then digits) a number of a possible length for its country code?"""
+    if not plus:
+        digits = digits[2:]
+    if not 7 <= len(digits) <= 15:
+        return False
+    try:
+        num = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(num))
+
+
+def _local_shape(body: str, groups: list[tuple[int, int]], j: int, other: bool) -> bool:
+    """Does a cued number look like a phone number as people write one: at most six groups,
+    none longer than 12 digits; thousands-shaped only as three or more groups of three."""
+    sizes = [b - a for a, b in groups[: j + 1]]
+    if len(sizes) > 6 or max(sizes) > 12:
+        return False
+    if other:  # "73 448 266" but not "1 000 000" nor a decimal
+        return len(sizes) >= 3 and sizes[0] >= 2 and "." not in body
+    return True
+
+
+# A street address after the number: "14 3684 Court Street", "32 2914 184th Street".
+_STREET: Final = re.compile(
+    r"(?:st|nd|rd|th)?[ ]{1,3}(?:[^\W\d_][\w'.-]{0,30}[ ]{1,3}){0,2}(?:street|st|lane|ln|road|rd|"
+    r"avenue|ave|parkway|pkwy|boulevard|blvd|drive|dr|way|court|ct|place|pl|square|sq|terrace|"
+    r"highway|hwy|suite|apt|apartment)\b",
+    re.IGNORECASE,
+)
 
 
 _matcher_verify: Callable[..., bool] | None
