@@ -28,6 +28,19 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "key prefixes": lambda n: "sk-eyJAKIA-----BEGIN " * (n // 21),
     "dotted": lambda n: "1.2." * (n // 4),
     "spaces": lambda n: " " * n,
+    # The normaliser's patterns (llmops/pii/normalize.py):
+    "unclosed tag": lambda n: "<a " + "x" * n,
+    "tag starts": lambda n: "<a" * (n // 2),
+    "emphasis": lambda n: "*_~`" * (n // 4),
+    "underscores and digits": lambda n: "1_a_" * (n // 4),
+    "character references": lambda n: "&#12345" * (n // 7),
+    "percent and at": lambda n: "%40 @ " * (n // 6),
+    "spaced at and dot": lambda n: "   at   dot " * (n // 12),
+    "digit words": lambda n: "one " * (n // 4),
+    "digit words and commas": lambda n: "one, two - " * (n // 11),
+    "format characters": lambda n: "\u200b\u00ad\ufeff\u2060" * (n // 4),
+    "fullwidth digits": lambda n: "\uff11\u3000" * (n // 2),
+    "digits on lines": lambda n: "1234\n" * (n // 5),
 }
 
 

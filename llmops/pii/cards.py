@@ -128,6 +128,30 @@ def find_cards(text: str, run: Run) -> list[Hit]:
     return hits
 
 
+# Cards written in groups, as found inside a stretch of digits too long to be one value
+# ("ref 1234 5678 ... 4111 1111 1111 1111 ..."): a lookahead, so every group start is tried.
+_GROUPED_CARD: Final = re.compile(
+    r"(?<![0-9])(?=([0-9]{4}([ -])[0-9]{4}\2[0-9]{4}\2[0-9]{4}(?:\2[0-9]{3})?"
+    r"|[0-9]{4}([ -])[0-9]{6}\3[0-9]{5})(?![0-9]))"
+)
+
+
+def find_in_stretch(text: str, start: int, end: int) -> list[Hit]:
+    """Grouped card numbers (issuer prefix and Luhn) inside text[start:end], a stretch of
+    digits and separators past the run cap. Bounded work per position: linear."""
+    hits: list[Hit] = []
+    last = -1
+    for m in _GROUPED_CARD.finditer(text, start, end):
+        a, b = m.span(1)
+        if a < last or b > end:
+            continue
+        digits = m.group(1).replace(" ", "").replace("-", "")
+        if issuer_ok(digits) and luhn_ok(digits):
+            hits.append(Hit(CREDIT_CARD, a, b, GROUPED))
+            last = b
+    return hits
+
+
 def _card_shaped(groups: list[tuple[int, int]], i: int, j: int) -> bool:
     sizes = [b - a for a, b in groups[i : j + 1]]
     return len(set(sizes)) == 1 or sizes == [4, 6, 5] or sizes == [4, 6, 4]

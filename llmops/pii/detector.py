@@ -249,6 +249,8 @@ class Detector:
             if e - s >= MAX_DIGITS and e < n and MORE_DIGITS.match(text, e):
                 stretch = STRETCH.match(text, e)
                 pos = stretch.end() if stretch else e
+                if CREDIT_CARD in want:  # a card written in groups is still one in there
+                    hits += cards.find_in_stretch(text, s, pos)
                 continue
             prev = text[s - 1] if s else " "
             nxt = text[e] if e < n else " "

@@ -8,7 +8,8 @@ sees (or copies) is undone first, and every character of the result remembers wh
 - Markup: HTML tags and markdown emphasis (`*`, `` ` ``, `~`, `__`) dropped, so
   "4111 **1111** 1111 1111" and "<b>4111</b> 1111 ..." read as one number; HTML character
   references and "%40" decoded.
-- Separators a number can be split by: a tab, an underscore or a line break between two digits.
+- Separators a number can be split by: a tab, an underscore, a line break between two groups of
+  digits ("4111\n1111\n...", but not a postcode and then a phone number on the next line).
 - E-mail look-alikes: spaces around "@" ("jane @ example.com"), "jane at example dot com",
   "jane [at] example [dot] com".
 - Digits spelled out as words, six or more in a row ("four one one one ...").
@@ -79,7 +80,8 @@ _ENTITIES: Final = {
 _EDIT: Final = re.compile(
     r"(?P<tag></?[A-Za-z][A-Za-z0-9]{0,15}(?:[ \n][^<>]{0,200})?/?>)"
     r"|(?P<emph>[*`~]+|_{2,})"
-    r"|(?P<split>[0-9](?:_|[ \t]{0,3}\r?\n[ \t]{0,3})(?=[0-9]))"
+    r"|(?P<under>_)"
+    r"|(?P<split>[0-9][ \t]{0,3}\r?\n[ \t]{0,3}(?=[0-9]))"
     r"|(?P<tab>\t)"
     r"|(?P<ref>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,6});)"
     r"|(?P<pct>%40)"
@@ -87,13 +89,18 @@ _EDIT: Final = re.compile(
 )
 
 # "jane at example dot com", "jane [at] example [dot] com", "jane(at)example(dot)com".
-_AT_WORD: Final = re.compile(r"[ ]*[\[({<][ ]*at[ ]*[\])}>][ ]*|[ ]+at[ ]+", re.IGNORECASE)
+_AT_WORD: Final = re.compile(
+    r"[ ]{0,3}[\[({<][ ]{0,3}at[ ]{0,3}[\])}>][ ]{0,3}|[ ]{1,3}at[ ]{1,3}", re.IGNORECASE
+)
 _SPELLED_DOMAIN: Final = re.compile(
-    r"[^\W_][\w-]{0,62}(?:(?:[ ]*[\[({<][ ]*dot[ ]*[\])}>][ ]*|[ ]+dot[ ]+|\.)[^\W_][\w-]{0,62})"
-    r"{1,4}(?![\w-])",
+    r"[^\W_][\w-]{0,62}"
+    r"(?:(?:[ ]{0,3}[\[({<][ ]{0,3}dot[ ]{0,3}[\])}>][ ]{0,3}|[ ]{1,3}dot[ ]{1,3}|\.)"
+    r"[^\W_][\w-]{0,62}){1,4}(?![\w-])",
     re.IGNORECASE,
 )
-_DOT_WORD: Final = re.compile(r"[ ]*[\[({<][ ]*dot[ ]*[\])}>][ ]*|[ ]+dot[ ]+", re.IGNORECASE)
+_DOT_WORD: Final = re.compile(
+    r"[ ]{0,3}[\[({<][ ]{0,3}dot[ ]{0,3}[\])}>][ ]{0,3}|[ ]{1,3}dot[ ]{1,3}", re.IGNORECASE
+)
 _LOCAL_REVERSED: Final = re.compile(r"[\w.+-]{1,64}")
 
 # "four one one one ...": six or more digit words in a row.
@@ -160,17 +167,28 @@ def normalize(text: str) -> Normal | None:
 
 def _ascii_edits(text: str) -> list[Edit]:
     edits: list[Edit] = []
+    joined = -1  # where the last line break joined two groups of digits
     for m in _EDIT.finditer(text):
         kind = m.lastgroup
         s, e = m.start(), m.end()
         if kind in ("tag", "emph"):
             edits.append((s, e, ""))
+        elif kind == "under":
+            before = text[s - 1] if s else " "
+            after = text[e] if e < len(text) else " "
+            if "0" <= before <= "9" and "0" <= after <= "9":
+                edits.append((s, e, "-"))  # "4111_1111_1111_1111"
+            elif ("0" <= before <= "9" and not after.isalnum()) or (
+                "0" <= after <= "9" and not before.isalnum()
+            ):
+                edits.append((s, e, ""))  # emphasis: "_4111_"
         elif kind == "split":
-            if text[s + 1] == "_":
-                edits.append((s, e, text[s] + "-"))
-            elif 3 <= _digits_back(text, s) <= 4 and 3 <= _digits_ahead(text, e) <= 6:
-                # One group per line ("4111\n1111\n..."), not a postcode then a phone number.
+            # One group per line ("4111\n1111\n..."), not a postcode then a phone number: a
+            # group of 3-4 digits, or any after such a split, then 2-6 digits on the next line.
+            back = _digits_back(text, s)
+            if (3 <= back <= 4 or s - back + 1 == joined) and 2 <= _digits_ahead(text, e) <= 6:
                 edits.append((s, e, text[s] + " "))
+                joined = e
         elif kind == "tab":
             edits.append((s, e, " "))
         elif kind == "ref":

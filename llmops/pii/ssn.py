@@ -57,5 +57,10 @@ def find_ssn(text: str, run: Run) -> list[Hit]:
         digits = text[a:b].replace(inner, "") if inner else text[a:b]
         if ssn_ok(digits) and len(set(digits)) > 1:
             # Context is the run's: no word stands inside a run, and its recognizers share it.
-            hits.append(Hit(US_SSN, a, b, CONTEXT.score(base, text, run.start, run.end)))
+            score = CONTEXT.score(base, text, run.start, run.end)
+            if base == DASHED:
+                # Written as only an SSN is, with a valid area, group and serial: a cue word
+                # ("reference", "order") never hides it, it can only make it surer.
+                score = max(base, score)
+            hits.append(Hit(US_SSN, a, b, score))
     return hits
