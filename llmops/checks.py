@@ -248,3 +248,18 @@ def _refuses(case: Case, ex: Exchange, ctx: Context) -> Verdict:
     if did == want:
         return Verdict(True)
     return Verdict(False, "expected a refusal" if want else "expected an answer, got a refusal")
+
+
+# --------------------------------------------------------------------------- quality
+
+
+@check("grounded_in", "quality",
+       "every figure in the answer (amounts, rates, durations, dates, times, phones, e-mails, "
+       "URLs) appears in the reference")
+def _grounded_in(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    from llmops.quality.grounding import ground
+
+    # The public values the bot may always say (the support line, ...) are grounded too.
+    reference = [*_strings(case.expect["grounded_in"]), *ctx.pii_allow]
+    result = ground(_text(ex), reference)
+    return Verdict(result.ok, result.message())

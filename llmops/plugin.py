@@ -130,7 +130,9 @@ class EvalSession:
         self.pytest_config = config
         from llmops.pii import detector_from_config  # lazily: only eval runs need it
 
-        self.ctx = checks.Context(detector=detector_from_config(self.cfg))
+        self.ctx = checks.Context(
+            detector=detector_from_config(self.cfg), pii_allow=self.cfg.pii_allow
+        )
         self.target_name = public_target(self.cfg.target)
         self.chatbot_version: str | None = None
         self.concurrency_used = self.cfg.concurrency
