@@ -1,6 +1,7 @@
 """The pytest plugin (registered through the `pytest11` entry point): a thin face over the core.
 
-It turns the cases into parametrized checks of the test functions in `evals/` (each marked
+It turns the cases into parametrized checks of the eval tests (those of `llmops.suite`, which a
+project's `evals/` imports, and any of the project's own, each marked
 `@pytest.mark.llmops_check(KEY)`), asks the target every selected case exactly once per repeat
 before any check runs, and writes results.json (plus pytest-html and JUnit defaults) after the run.
 Outside an eval run it does nothing but register its options.
@@ -20,7 +21,7 @@ import pytest
 
 from llmops import checks, results
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
-from llmops.config import Config, load_config
+from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
 from llmops.fileio import write_json
 from llmops.runner import Exchange, RetryPolicy, ask_all
@@ -95,8 +96,10 @@ def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
 
 
 def _is_eval_run(config: pytest.Config) -> bool:
-    """An eval run is one whose arguments point into `<rootdir>/evals`."""
-    evals = (config.rootpath / "evals").resolve()
+    """An eval run is one whose arguments point into the project's `evals/` (the project: where
+    pyproject.toml is, at or above pytest's rootdir, which is evals/ itself when no pytest
+    configuration is found)."""
+    evals = (find_root(config.rootpath) / "evals").resolve()
     base = config.invocation_params.dir
     for arg in config.args:
         p = (base / arg.split("::")[0]).resolve()
@@ -193,7 +196,9 @@ class EvalSession:
         async def main() -> None:
             try:
                 cfg = self.cfg
-                target = make_target(cfg.target, model=cfg.model, api_key=cfg.api_key)
+                target = make_target(
+                    cfg.target, model=cfg.model, api_key=cfg.api_key, root=cfg.root
+                )
             except InputError as exc:
                 raise pytest.UsageError(str(exc)) from exc
             self.target_name = target.name
@@ -286,6 +291,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not (hasattr(i, "callspec") and "llmops_case" in i.callspec.params
                 and not isinstance(i.callspec.params["llmops_case"], CaseRun))
     ]
+    # A key the project judges with a test of its own is not judged again by llmops.suite's.
+    own = {k for i in items if (k := _check_key(i)) and not _packaged(i)}
+    if own:
+        items[:] = [i for i in items if not (_packaged(i) and _check_key(i) in own)]
+
+
+def _check_key(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("llmops_check")
+    return marker.args[0] if marker and marker.args else None
+
+
+def _packaged(item: pytest.Item) -> bool:
+    return getattr(getattr(item, "function", None), "__module__", None) == "llmops.suite"
 
 
 @pytest.hookimpl(wrapper=True)

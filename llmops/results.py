@@ -89,8 +89,6 @@ def file_error_record(file: str, line: int | None, message: str) -> dict[str, An
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    import pandas as pd
-
     counts = {o: 0 for o in OUTCOMES}
     for r in records:
         counts[r["outcome"]] += 1
@@ -107,32 +105,32 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms": {"p50": None, "p95": None, "p99": None, "max": None},
         "suites": {},
     }
-    if not records:
-        return summary
-    df = pd.DataFrame.from_records(records, columns=["case_id", "suite", "repeat", "outcome",
-                                                      "latency_ms", "error_type"])
     # One latency per exchange (not per check), of exchanges that got an answer.
-    answered = df[df["error_type"].isna()].drop_duplicates(["case_id", "repeat"])["latency_ms"]
-    answered = answered.dropna()
-    if len(answered):
-        q = answered.quantile([0.5, 0.95, 0.99])
+    latency: dict[tuple[Any, Any], float] = {}
+    for r in records:
+        if r.get("error_type") is None and r.get("latency_ms") is not None:
+            latency.setdefault((r["case_id"], r.get("repeat")), float(r["latency_ms"]))
+    if latency:
+        import numpy as np  # numpy's default quantile: linear interpolation between ranks
+
+        values = np.fromiter(latency.values(), dtype=float)
+        p50, p95, p99 = np.quantile(values, [0.5, 0.95, 0.99])
         summary["latency_ms"] = {
-            "p50": round(float(q[0.5]), 3),
-            "p95": round(float(q[0.95]), 3),
-            "p99": round(float(q[0.99]), 3),
-            "max": round(float(answered.max()), 3),
+            "p50": round(float(p50), 3),
+            "p95": round(float(p95), 3),
+            "p99": round(float(p99), 3),
+            "max": round(float(values.max()), 3),
         }
-    ran = df[df["outcome"] != "skipped"]
-    for suite, g in ran.groupby("suite", sort=True):
-        n = len(g)
-        passed = int((g["outcome"] == "passed").sum())
-        summary["suites"][str(suite)] = {
-            "checks": n,
-            "passed": passed,
-            "failed": int((g["outcome"] == "failed").sum()),
-            "errors": int((g["outcome"] == "error").sum()),
-            "pass_rate": round(passed / n, 6) if n else 0.0,
-        }
+    suites: dict[str, dict[str, int]] = {}
+    for r in records:
+        if r["outcome"] == "skipped":
+            continue
+        g = suites.setdefault(str(r["suite"]), {"checks": 0, "passed": 0, "failed": 0, "errors": 0})
+        g["checks"] += 1
+        g[{"passed": "passed", "failed": "failed", "error": "errors"}[r["outcome"]]] += 1
+    for name in sorted(suites):
+        g = suites[name]
+        summary["suites"][name] = {**g, "pass_rate": round(g["passed"] / g["checks"], 6)}
     return summary
 
 

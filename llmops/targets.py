@@ -16,10 +16,12 @@ import importlib
 import inspect
 import json
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -183,9 +185,9 @@ class HttpTarget(Target):
 
 
 class PythonTarget(Target):
-    def __init__(self, ref: str) -> None:
+    def __init__(self, ref: str, root: Path | None = None) -> None:
         self.name = f"python:{ref}"
-        self._func = load_callable(ref)
+        self._func = load_callable(ref, root)
         self._is_async = inspect.iscoroutinefunction(self._func) or inspect.iscoroutinefunction(
             getattr(self._func, "__call__", None)  # noqa: B004 - async callable objects
         )
@@ -236,15 +238,18 @@ class CommandTarget(Target):
         return Reply(text.rstrip("\n"))
 
 
-def make_target(spec: str, *, model: str | None = None, api_key: str | None = None) -> Target:
-    """Build the target a target string names; raise InputError for a string we cannot use."""
+def make_target(
+    spec: str, *, model: str | None = None, api_key: str | None = None, root: Path | None = None
+) -> Target:
+    """Build the target a target string names; raise InputError for a string we cannot use.
+    `root`: the project's directory (where pyproject.toml is), from which `python:` imports."""
     spec = spec.strip()
     if spec == "reference" or spec.startswith("reference:"):
         return ReferenceTarget(spec.partition(":")[2] or "v1")
     if spec.startswith(("http://", "https://")):
         return HttpTarget(spec, model=model, api_key=api_key)
     if spec.startswith("python:"):
-        return PythonTarget(spec[len("python:") :])
+        return PythonTarget(spec[len("python:") :], root)
     if spec.startswith("cmd:"):
         return CommandTarget(spec[len("cmd:") :])
     raise InputError(
@@ -253,10 +258,34 @@ def make_target(spec: str, *, model: str | None = None, api_key: str | None = No
     )
 
 
-def load_callable(ref: str) -> Callable[[list[Message]], str | Awaitable[str]]:
+def check_target_spec(spec: str) -> None:
+    """Raise InputError unless `spec` has the shape of a target string (nothing is imported,
+    started or asked: for `llmops init`, which writes it down)."""
+    s = spec.strip()
+    if s == "reference" or re.fullmatch(r"reference:[A-Za-z0-9][A-Za-z0-9._-]*", s):
+        return
+    if s.startswith(("http://", "https://")) and urlsplit(s).hostname:
+        return
+    if s.startswith("python:") and re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", s[7:]):
+        return
+    if s.startswith("cmd:") and s[4:].strip():
+        return
+    raise InputError(
+        f"unknown target {public_target(s)!r}: use reference[:VERSION], http(s)://HOST/v1, "
+        "python:module:function or cmd:COMMAND"
+    )
+
+
+def load_callable(
+    ref: str, root: Path | None = None
+) -> Callable[[list[Message]], str | Awaitable[str]]:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise InputError(f"python target {ref!r}: expected python:package.module:function")
+    if root is not None and str(root) not in sys.path:
+        # As `python -m` does for the current directory: the project's own modules import in
+        # any repository, whatever directory pytest put on the path (evals/, or none).
+        sys.path.insert(0, str(root))
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:

@@ -30,7 +30,7 @@ def chatbot_server() -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Callable[..., Path]:
-    """A user's project: pyproject.toml with [tool.llmops], the evals/ modules and a cases dir."""
+    """A user's project: pyproject.toml with [tool.llmops], the evals/ module and a cases dir."""
 
     def make(cases: dict[str, str], llmops: str = "") -> Path:
         root = tmp_path / "proj"

@@ -59,7 +59,7 @@ def test_passes_against_v1_over_http_and_writes_every_report(project, chatbot_se
     assert doc["run"]["target"] == url and doc["run"]["chatbot_version"]
     assert outcomes(doc)[("balance", "refuses")] == "passed"
     # ids read suite/case_id; the summary shows the pass rate per suite and latency percentiles
-    assert "PASSED evals/test_content.py::test_contains_any[support/freeze]" in run.stdout
+    assert "PASSED evals/test_llmops.py::test_contains_any[support/freeze]" in run.stdout
     assert "llmops summary" in run.stdout and "p95" in run.stdout
     html = (root / "reports" / "report.html").read_text()
     assert "support/freeze" in html and "Response (redacted)" in html and "Latency ms" in html
@@ -139,7 +139,7 @@ def test_selection_and_repeat_ask_only_what_is_selected(project, chatbot_server)
     doc = results(root)
     assert {r["case_id"] for r in doc["results"]} == {"freeze"}
     assert {r["repeat"] for r in doc["results"]} == {1, 2, 3}
-    assert "PASSED evals/test_empty.py::test_not_empty[support/freeze#2]" in run.stdout
+    assert "PASSED evals/test_llmops.py::test_not_empty[support/freeze#2]" in run.stdout
     run = run_evals(root, "--target", url, "-k", "hours or balance")
     assert "asking 2 case run(s)" in run.stdout
     assert {r["case_id"] for r in results(root)["results"]} == {"hours", "balance"}

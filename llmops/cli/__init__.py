@@ -17,6 +17,7 @@ from llmops.errors import InputError
 
 # Subcommand modules, each with `register(subparsers)`; the parser's `func(args) -> int` runs it.
 MODULES = (
+    "llmops.cli.init",
     "llmops.cli.cases",
     "llmops.cli.pii",
     "llmops.cli.chatbot",
@@ -57,6 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as exc:
         print(f"llmops: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        from llmops.extras import missing_extra_message
+
+        sub = getattr(args, f"{args.command}_command", None)
+        command = " ".join(["llmops", args.command, *([sub] if sub else [])])
+        message = missing_extra_message(command, exc)
+        if message is None:
+            raise
+        print(f"llmops: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -101,6 +101,7 @@ def simulate(args: argparse.Namespace) -> int:
             policy=RetryPolicy(retries=cfg.retries, timeout_s=cfg.timeout_s),
             model=cfg.model,
             api_key=cfg.api_key,
+            root=cfg.root,
         )
     finally:
         monitor.close()

@@ -3,7 +3,7 @@ stored in `feedback/feedback.jsonl`, turned into regression cases and training d
 
 Modules: `records` (schema, normalisation, ids), `store` (the locked, atomic JSONL store),
 `ingest` (import files, eval failures), `collect` (interactive), `convert` (cases, training data),
-`keyterms` (what a corrected answer must contain), `stats` (counts, pandas).
+`keyterms` (what a corrected answer must contain), `stats` (counts).
 
 `from_results` is what the pytest plugin calls at the end of a run: it imports nothing heavy.
 """

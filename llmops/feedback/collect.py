@@ -124,7 +124,9 @@ def asked_exchange(question: str, target_spec: str, config: Any) -> Exchange:
     from llmops.targets import make_target
 
     async def go() -> tuple[runner.Exchange, str | None]:
-        target = make_target(target_spec, model=config.model, api_key=config.api_key)
+        target = make_target(
+            target_spec, model=config.model, api_key=config.api_key, root=config.root
+        )
         try:
             policy = runner.RetryPolicy(retries=config.retries, timeout_s=config.timeout_s)
             ex = await runner.ask(target, [{"role": "user", "content": question}], policy)

@@ -1,7 +1,8 @@
-"""Counts of feedback by category, rating, chatbot version, source and status (pandas)."""
+"""Counts of feedback by category, rating, chatbot version, source and status."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -13,23 +14,21 @@ NONE = "(none)"
 
 def stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """`{"total", "negative", "by": {dimension: {value: count}}, "negative_by_version"}`."""
-    import pandas as pd
-
     records = list(records)
     rows = [{d: _label(r.get(d)) for d in DIMENSIONS} for r in records]
-    frame = pd.DataFrame(rows, columns=list(DIMENSIONS), dtype="string")
-    negative = pd.Series([is_negative(r.get("rating")) for r in records], dtype=bool)
-    by = {
-        d: {str(k): int(v) for k, v in frame[d].value_counts(sort=True).items()} for d in DIMENSIONS
-    }
-    share = (
-        negative.groupby(frame["chatbot_version"]).mean().round(4) if len(frame) else pd.Series()
-    )
+    negative = [is_negative(r.get("rating")) for r in records]
+    # Most frequent first; equal counts in the order they first appear.
+    by = {d: dict(Counter(row[d] for row in rows).most_common()) for d in DIMENSIONS}
+    seen: dict[str, list[bool]] = {}
+    for row, neg in zip(rows, negative, strict=True):
+        seen.setdefault(row["chatbot_version"], []).append(neg)
     return {
-        "total": len(frame),
-        "negative": int(negative.sum()),
+        "total": len(rows),
+        "negative": sum(negative),
         "by": by,
-        "negative_share_by_version": {str(k): float(v) for k, v in share.items()},
+        "negative_share_by_version": {
+            v: round(sum(flags) / len(flags), 4) for v, flags in sorted(seen.items())
+        },
     }
 
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from llmops.monitoring.events import new_id, status_of
 from llmops.monitoring.wrapper import Monitor, MonitoredTarget
@@ -250,12 +251,13 @@ def simulate(
     policy: RetryPolicy | None = None,
     model: str | None = None,
     api_key: str | None = None,
+    root: Path | None = None,
 ) -> SimulationResult:
     """Build the target, run the traffic, close the target: for sync callers (the CLI)."""
     from llmops.targets import make_target
 
     async def main() -> SimulationResult:
-        target = make_target(target_spec, model=model, api_key=api_key)
+        target = make_target(target_spec, model=model, api_key=api_key, root=root)
         try:
             return await run_traffic(
                 target,
