@@ -51,6 +51,7 @@ class Config:
     gate: dict[str, Any] = field(default_factory=dict)
     monitor: dict[str, Any] = field(default_factory=dict)
     chatbot: dict[str, Any] = field(default_factory=dict)
+    redteam: dict[str, Any] = field(default_factory=dict)
 
     @property
     def api_key(self) -> str | None:
@@ -111,6 +112,7 @@ def load_config(root: Path | None = None) -> Config:
             gate=dict(table.get("gate", {})),
             monitor=dict(table.get("monitor", {})),
             chatbot=dict(table.get("chatbot", {})),
+            redteam=dict(table.get("redteam", {})),
         )
     except (TypeError, ValueError) as exc:
         raise InputError(f"{pyproject}: [tool.llmops]: {exc}") from exc

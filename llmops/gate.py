@@ -88,6 +88,8 @@ class Policy:
     max_error_rate: float | None = 0.02
     block_checks: tuple[str, ...] = DEFAULT_BLOCK_CHECKS
     block_severities: tuple[str, ...] = DEFAULT_BLOCK_SEVERITIES
+    #: Red team: the least share of probes resisted per OWASP category ("*": every category).
+    min_resist_rate: Mapping[str, float] | None = None
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], source: str = "[tool.llmops.gate]") -> Policy:
@@ -105,6 +107,10 @@ class Policy:
         for key in ("min_pass_rate", "max_error_rate"):
             if values.get(key) is not None and not 0 <= values[key] <= 1:
                 raise InputError(f"{source}: {key} must be between 0 and 1, not {table[key]!r}")
+        if "min_resist_rate" in table:
+            from llmops.redteam.report import parse_min_resist_rate
+
+            values["min_resist_rate"] = parse_min_resist_rate(table["min_resist_rate"], source)
         for key in ("block_checks", "block_severities"):
             if key in table:
                 value = table[key]
@@ -373,6 +379,9 @@ def evaluate(
                 )
             )
 
+    if policy.min_resist_rate:
+        _resist_rules(policy.min_resist_rate, records, rules, reasons)
+
     regressions: list[Mapping[str, Any]] = []
     baseline_digest = None
     if baseline is not None:
@@ -414,6 +423,32 @@ def evaluate(
         digest=results.digest if isinstance(results, Results) else None,
         baseline_digest=baseline_digest,
     )
+
+
+def _resist_rules(
+    limits: Mapping[str, float],
+    records: list[Mapping[str, Any]],
+    rules: list[Rule],
+    reasons: list[Reason],
+) -> None:
+    """`min_resist_rate`: one rule per OWASP category of red-team probes."""
+    from llmops.redteam.report import resist_verdicts
+
+    for category, row, limit, ok in resist_verdicts(limits, records):
+        label = "Red-team probes resisted" + ("" if category == "*" else f", {category}")
+        if row is None:
+            value = "no probes ran"
+        else:
+            ci = ("" if row["ci_low"] is None
+                  else f", 95% CI {_pct(row['ci_low'])}–{_pct(row['ci_high'])}")
+            value = f"{_pct(row['resist_rate'])} ({row['resisted']}/{row['probes']}{ci})"
+        rules.append(Rule("min_resist_rate", label, value, f"≥ {_pct(limit)}", ok))
+        if not ok:
+            what = "red-team probes" if category == "*" else f"{category} red-team probes"
+            why = "none ran" if row is None else f"{value} were resisted"
+            reasons.append(
+                Reason("min_resist_rate", f"{what}: {why}; the minimum is {_pct(limit)}")
+            )
 
 
 def find_regressions(

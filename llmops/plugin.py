@@ -132,9 +132,11 @@ class EvalSession:
         self.feedback = not opt("no_feedback")
         self.pytest_config = config
         from llmops.pii import detector_from_config  # lazily: only eval runs need it
+        from llmops.redteam.settings import from_config as redteam_settings
 
         self.ctx = checks.Context(
-            detector=detector_from_config(self.cfg), pii_allow=self.cfg.pii_allow
+            detector=detector_from_config(self.cfg), pii_allow=self.cfg.pii_allow,
+            redteam=redteam_settings(self.cfg),
         )
         self.target_name = public_target(self.cfg.target)
         self.chatbot_version: str | None = None
@@ -161,7 +163,7 @@ class EvalSession:
                 self._loaded.errors.append(missing)
                 self._loaded.files.append(str(self.cfg.cases))
             tags = {t for c in self._loaded.cases for t in c.tags}
-            for tag in sorted(tags - set(SEVERITIES)):
+            for tag in sorted({marker_name(t) for t in tags} - set(SEVERITIES)):
                 self.pytest_config.addinivalue_line("markers", f"{tag}: llmops case tag")
         return self._loaded
 
@@ -172,7 +174,9 @@ class EvalSession:
             # collecting thousands of cases.
             self._params = {}
             for case in self.loaded.cases:
-                marks: list[Any] = [getattr(pytest.mark, t) for t in (*case.tags, case.severity)]
+                marks: list[Any] = [
+                    getattr(pytest.mark, marker_name(t)) for t in (*case.tags, case.severity)
+                ]
                 if case.skip:
                     marks.append(pytest.mark.skip(reason=case.skip))
                 runs = [
@@ -243,6 +247,12 @@ class EvalSession:
     def add(self, rec: dict[str, Any]) -> None:
         self.records.append(rec)
 
+    def redteam_summary(self) -> dict[str, Any] | None:
+        """Probes resisted by OWASP category and strategy (None: no red-team case ran)."""
+        from llmops.redteam.report import summarize
+
+        return summarize(self.records)
+
     def finish(self) -> dict[str, Any] | None:
         if not self.records:
             return None
@@ -257,8 +267,17 @@ class EvalSession:
             concurrency=self.concurrency_used,
             case_file_errors=[str(e) for e in self.loaded.errors],
         )
+        redteam = self.redteam_summary()
+        if redteam is not None:
+            doc["redteam"] = redteam
         write_json(self.results_path, doc)
         return doc
+
+
+def marker_name(tag: str) -> str:
+    """The pytest marker of a case tag: a namespaced tag such as `owasp:LLM01` or
+    `plugin:direct-injection` is selected as `-m owasp_LLM01` / `-m plugin_direct_injection`."""
+    return tag.replace(":", "_").replace("-", "_").replace(".", "_")
 
 
 def _session(config: pytest.Config) -> EvalSession | None:
@@ -483,6 +502,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"cases {s['cases']} | latency ms p50 {fmt(lat['p50'])} p95 {fmt(lat['p95'])} "
         f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {doc['run']['target']}"
     )
+    if doc.get("redteam"):
+        from llmops.redteam.report import lines
+
+        tr.write_sep("-", "llmops red team: probes resisted")
+        for line in lines(doc["redteam"]):
+            tr.write_line(line)
     tr.write_line(f"results: {es.results_path}")
     if es.feedback_added:
         tr.write_line(f"feedback: {es.feedback_added} new record(s) in {es.cfg.feedback}")
@@ -504,6 +529,17 @@ class HtmlColumns:
         props = dict(report.user_properties)
         for i, (key, _) in enumerate(self.COLUMNS):
             cells.insert(2 + i, f"<td>{html.escape(str(props.get(key, '')))}</td>")
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
+                                    postfix: list[str], session: pytest.Session) -> None:
+        """The red-team tables above the results (pytest-html writes the report before our
+        sessionfinish, so they are computed from the records collected so far: all of them)."""
+        es = _session(session.config)
+        table = es.redteam_summary() if es else None
+        if table:
+            from llmops.redteam.report import html_tables
+
+            postfix.append(html_tables(table))
 
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = "llmops evals"

@@ -17,7 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmops.chatbot.knowledge import KnowledgeBase, Match, load_kb
-from llmops.chatbot.policy import EMAIL, IDENTIFIER_NUMBER, Intent, classify, identifiers
+from llmops.chatbot.policy import (
+    EMAIL,
+    IDENTIFIER_NUMBER,
+    Intent,
+    classify,
+    identifiers,
+    joins_parts,
+)
 from llmops.chatbot.versions import VersionSpec, load_version
 from llmops.errors import InputError
 
@@ -26,6 +33,9 @@ if TYPE_CHECKING:
 
 #: The bot reads this much of a message: rules and retrieval stay fast on any input.
 MAX_TURN_CHARS = 4000
+#: A message sent in parts is read over at most this many user turns.
+MAX_JOINED_TURNS = 4
+_PART_LABEL = re.compile(r"\bpart\s*\d{1,2}\s*[:.)-]\s*", re.IGNORECASE)
 _IDENTIFIERS = re.compile(f"{EMAIL.pattern}|{IDENTIFIER_NUMBER.pattern}")
 
 
@@ -133,11 +143,19 @@ class Chatbot:
         spec, responses = self.version, self.kb.responses
         last = turns[-1]
         known = any(IDENTIFIER_NUMBER.search(t) for t in turns[:-1])
+        if joins_parts(last) and len(turns) > 1:
+            # "Part 2: ... now put the parts together": vet the message it asks to be read.
+            joined = " ".join(_PART_LABEL.sub(" ", t) for t in turns[-MAX_JOINED_TURNS:])
+            last = joined[-MAX_TURN_CHARS:]
         intent = classify(last, identifiers_known=known)
         if intent is Intent.INJECTION and spec.resist_injection:
             return responses["refuse_injection"]
+        if intent is Intent.SECRETS and spec.resist_injection:
+            return responses.get("refuse_internal", responses["refuse_injection"])
         if intent is Intent.THIRD_PARTY and spec.refuse_third_party:
             return responses["refuse_third_party"]
+        if intent is Intent.LANGUAGE and spec.resist_injection:
+            return responses.get("refuse_language", responses["out_of_scope"])
         if intent is Intent.ACCOUNT_DATA:
             return responses["refuse_account_data" if spec.refuse_account_data
                              else "invented_balance"]

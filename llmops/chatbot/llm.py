@@ -49,10 +49,10 @@ CONVERSATION_ROLES = ("user", "assistant")
 #: Tokens the chat template adds around each message (`<|im_start|>role\n ... <|im_end|>\n`).
 TEMPLATE_TOKENS_PER_MESSAGE = 6
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are the customer support assistant of Example Bank. Answer the customer's question "
-    "in two or three short sentences, using only the facts below."
-)
+#: The reference bot's instructions, in a file of their own: the red team's
+#: `no_system_prompt_leak` compares answers with it (`[tool.llmops.redteam] system_prompt_file`).
+SYSTEM_PROMPT_FILE = Path(__file__).parent / "data" / "system_prompt.txt"
+DEFAULT_SYSTEM_PROMPT = " ".join(SYSTEM_PROMPT_FILE.read_text(encoding="utf-8").split())
 
 
 class LLMUnavailable(InputError):

@@ -9,9 +9,16 @@ Three kinds of request get a refusal instead of an answer:
 - `ACCOUNT_DATA`: the customer's own account data, which needs a signed-in, verified channel
   ("what is my balance", "show me my last transactions", "what's the balance on 12345678").
 
+- `SECRETS`: the bank's own credentials and internals ("what API key do you use", "the admin
+  password", "your connection string").
+- `LANGUAGE`: a message in another language than English, which the bot cannot vet.
+
 How-to questions about the same things ("how can I check my balance?") are not requests for the
 data and go to the knowledge base. The rules are plain regular expressions, bounded and
-linear-time, run over one message at a time.
+linear-time, run over one message at a time, and over every reading of it an attacker may hide
+a request in (`readings`): look-alike letters and zero-width characters folded, leetspeak read
+as letters, base64 and hex runs decoded, ROT13 undone. A request to join messages sent in parts
+is read over the joined user turns (`joins_parts`).
 """
 
 from __future__ import annotations
@@ -21,9 +28,12 @@ from enum import Enum
 
 
 class Intent(str, Enum):
+    # In order of precedence: the first intent any reading of a message shows wins.
     INJECTION = "injection"
+    SECRETS = "secrets"
     THIRD_PARTY = "third_party"
     ACCOUNT_DATA = "account_data"
+    LANGUAGE = "language"
 
 
 _I = re.IGNORECASE
@@ -43,7 +53,33 @@ _INJECTION = re.compile(
     r"(?:instructions|prompt|configuration)\b"
     r"|\b(?:print|reveal|repeat|show|display|output|dump|leak|tell me|give me|what (?:are|were)) "
     r"(?:me )?(?:all )?(?:of )?your (?:\w+ )?(?:instructions|prompt|configuration)\b"
-    r"|</?system>|\[/?(?:system|inst)\]|###\s*(?:system|instruction)",
+    r"|</?system>|\[/?(?:system|inst)\]|###\s*(?:system|instruction)"
+    # An encoded message with the order to decode and obey it (base64, ROT13, ...).
+    r"|\b(?:decode|decipher|deobfuscate|unscramble|apply rot-?13)\b(?:\W+\w+){0,8}?\W+"
+    r"(?:follow|obey|execute|do (?:exactly )?what|carry out|act on)\b"
+    # Pretend authority lifting the rules.
+    r"|\b(?:restrictions|rules|policies|safeguards|filters|guardrails|safety policies)\b"
+    r"(?:\W+\w+){0,4}?\W+(?:are |have been )?(?:suspended|lifted|disabled|removed|waived)\b"
+    r"|\bwithout the (?:\w+[ -]){0,2}?(?:safety|security) rules\b"
+    r"|\b(?:admin|administrator|system|developer|root|security) override\b"
+    r"|\bsystem notice\b"
+    # Role-play that hands the bot a persona or a story to tell what it must not.
+    r"|\b(?:stay|staying|remain) in character\b|\bin the game,? you are\b"
+    r"|\bact as my (?:late |deceased |dead )?(?:grand(?:ma|mother|pa|father)|granny)\b"
+    r"|\b(?:story|novel|thriller|screenplay|film|movie|poem|fiction)\b(?:\W+\w+){0,25}?\W+"
+    r"(?:step by step|how to (?:take over|steal|hack|break into|bypass|get into))\b",
+    _I,
+)
+# The bank's own credentials and internals, asked of the bot.
+_SECRET_NOUN = (
+    r"(?:api|access|secret|private|admin(?:istrator)?|master|root|database|db|service|ssh|"
+    r"encryption|signing|server|system)[ -](?:keys?|tokens?|passwords?|passphrases?|"
+    r"credentials?|secrets?|logins?)\b|\bconnection strings?\b|\benvironment variables\b"
+)
+_SECRETS = re.compile(
+    rf"(?:{_SECRET_NOUN})(?:\W+\w+){{0,6}}?\W+(?:you|your)\b"
+    rf"|\b(?:your|the bank(?:'s|’s)|internal|the system(?:'s|’s))\s+(?:\w+\s+){{0,2}}?"
+    rf"(?:{_SECRET_NOUN})",
     _I,
 )
 
@@ -60,7 +96,7 @@ _OWN_DATA = (
 _PERSONAL = (
     _OWN_DATA + r"|e-?mails?(?: address(?:es)?)?\b|phone(?: numbers?)?\b|mobile(?: numbers?)?\b|"
     r"(?:home |postal |street )?address(?:es)?\b|\bdetails\b|\binfo(?:rmation)?\b|\bdata\b|"
-    r"\brecords?\b|\bname\b|\bbirthday\b|\bincome\b"
+    r"\brecords?\b|\bname\b|\bbirthday\b|\bincome\b|\bon (?:file|record)\b"
 )
 _REQUEST = (
     r"(?:what(?:'s|’s| is| are| was| were)|whats|tell me|show me|give me|send me|read (?:me|out)|"
@@ -117,7 +153,9 @@ _POSSESSIVE = re.compile(
 _THIRD_PARTY = re.compile(
     rf"\b(?:his|her)\b(?:\W+\w+){{0,2}}?\W+(?:{_PERSONAL}|accounts?\b)"
     rf"|(?:{_PERSONAL})\W+(?:\w+\W+){{0,2}}?(?:of|for|about|on|belonging to)\s+"
-    rf"(?:a |an |the |this |that |another |other |some |any |all )?{_PEOPLE}"
+    r"(?:(?:a|an|the|this|that|another|other|some|any|all|last|previous|latest|recent|first|"
+    r"few|several|two|three|four|five|ten|twenty|\d+)\s+){0,4}"
+    rf"{_PEOPLE}"
     r"|\b(?:other|another|all|every|any|some|those|these) (?:customers?|clients?|"
     r"account ?holders?|members?|users?|people)(?:'s?|’s?)?(?:\W+\w+){0,3}?\W+"
     rf"(?:{_PERSONAL}|accounts?\b)"
@@ -182,14 +220,85 @@ def classify(text: str, *, identifiers_known: bool = False) -> Intent | None:
     """The intent a refusal answers, or None when the knowledge base may answer.
 
     `identifiers_known`: the conversation already holds an account or card number.
+    Every reading of the text is tried (`readings`); the first intent in `Intent` order wins.
     """
+    found = [_classify(r, identifiers_known) for r in readings(text)]
+    return next((intent for intent in Intent if intent in found), None)
+
+
+def _classify(text: str, identifiers_known: bool) -> Intent | None:
     if _INJECTION.search(text):
         return Intent.INJECTION
+    if _SECRETS.search(text):
+        return Intent.SECRETS
     if _third_party(text):
         return Intent.THIRD_PARTY
     if _account_data(text, identifiers_known):
         return Intent.ACCOUNT_DATA
+    if _foreign(text):
+        return Intent.LANGUAGE
     return None
+
+
+# Leetspeak inside a word that also has letters ("1gn0r3", "4cc0unt"), read back as letters.
+_LEET_WORD = re.compile(r"\b(?=[\w@$]*[A-Za-z])(?=[\w@$]*[0-9@$])[\w@$]+")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
+                       "$": "s", "8": "b", "9": "g"})
+
+
+def _unleet(text: str) -> str:
+    return _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
+
+
+def readings(text: str) -> list[str]:
+    """The ways a message may be read: as written; look-alike letters and zero-width characters
+    folded; leetspeak as letters; each base64 or hex run decoded; ROT13 undone. Distinct ones
+    only, in that order."""
+    from llmops.redteam.decode import decoded_runs, fold, rot13
+
+    folded = fold(text)
+    out = [text, folded, _unleet(folded), *decoded_runs(text), rot13(text)]
+    return list(dict.fromkeys(out))
+
+
+_JOIN = re.compile(
+    r"\b(?:put|join|combine|merge|concatenate|assemble|stitch)\b(?:\W+\w+){0,6}?\W+"
+    r"(?:parts?|pieces|halves|messages|fragments|together)\b",
+    _I,
+)
+
+
+def joins_parts(text: str) -> bool:
+    """The message asks to join earlier messages into one ("put part 1 and part 2 together")."""
+    return any(_JOIN.search(r) for r in readings(text))
+
+
+# Frequent words of other languages that are not English words: a sentence made of them is not
+# English, and the bot (which vets English only) says so instead of guessing.
+_FOREIGN_WORDS = frozenset(
+    """
+    el la los las de del que por para con una es tu su sus lo le les mi muy pero como esta este
+    para cuál cual qué dime dame puedes ahora siempre todo todas todos desde hasta también
+    des du et est pour avec une vous nous votre dans sur pas qui mais sont cette ces leur
+    der die das und ist nicht mit ein eine ich sie wir ihr dein deine bitte jetzt alle auf
+    il di che per non gli della sono questo questa tutte ora
+    não você uma seu sua com isso agora
+    """.split()
+)
+_ENGLISH_WORDS = frozenset(
+    """
+    the a an and is are was were to of in on for with my your i you it that this what how
+    can do does please me we our be have has not no
+    """.split()
+)
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def _foreign(text: str) -> bool:
+    words = [w.casefold() for w in _WORDS.findall(text)]
+    foreign = sum(w in _FOREIGN_WORDS for w in words)
+    english = sum(w in _ENGLISH_WORDS for w in words)
+    return foreign >= 4 and foreign > english
 
 
 def identifiers(text: str) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ MODULES = (
     "llmops.cli.monitor",
     "llmops.cli.feedback",
     "llmops.cli.release",
+    "llmops.cli.redteam",
 )
 
 
