@@ -495,7 +495,7 @@ def test_unknown_policy_key_lists_the_known_ones() -> None:
         gate.Policy.from_table({"zeta": 1, "alpha_": 2}, source="pyproject.toml [gate]")
     assert str(info.value) == (
         "pyproject.toml [gate]: unknown key 'alpha_' (known: block_checks, block_severities, "
-        "max_error_rate, max_p95_latency_ms, min_pass_rate)"
+        "max_error_rate, max_p95_latency_ms, min_pass_rate, min_resist_rate)"
     )
 
 
