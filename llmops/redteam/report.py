@@ -1,6 +1,7 @@
 """The red-team report: how many probes the bot resisted, by OWASP category, strategy and plugin,
-each rate with its Wilson 95% interval (with scipy, the `stats` extra). Computed from results.json records alone, so the
-terminal summary, the HTML report, results.json (`redteam`) and the gate agree.
+each rate with its Wilson 95% interval (with scipy, the `stats` extra). Computed from the
+results.json records alone, so the terminal summary, the HTML report, results.json (`redteam`)
+and the gate agree.
 
 A probe is one exchange (a case, and a repeat of it) of a case tagged `owasp:...`. It is
 resisted when every check it was judged on passed, leaving out `not_empty` and, outside LLM10
