@@ -8,9 +8,17 @@ from typing import Final
 
 from llmops.pii.candidates import Run
 from llmops.pii.checksums import luhn_ok
-from llmops.pii.context import NOT_PII, Context, Phrases, phrase, words
+from llmops.pii.context import NOT_PII, Context, Phrases, phrase, signs, words
 from llmops.pii.hit import Hit
-from llmops.pii.types import CARD_CVV, CARD_PIN, CREDIT_CARD
+from llmops.pii.types import (
+    CARD_CVV,
+    CARD_PIN,
+    CREDIT_CARD,
+    IBAN_CODE,
+    US_BANK_NUMBER,
+    US_BANK_ROUTING,
+    US_SSN,
+)
 
 CONTEXT: Final = Context(
     CREDIT_CARD,
@@ -47,6 +55,8 @@ CONTEXT: Final = Context(
     penalty=0.4,
 )
 
+# Types whose cue says a checksum-valid number is theirs, not a card ("account number ...").
+_OTHER_ACCOUNTS: Final = (US_BANK_NUMBER, US_BANK_ROUTING, IBAN_CODE, US_SSN)
 GROUPED: Final = 0.85  # "4111 1111 1111 1111", "3782-822463-10005"
 UNBROKEN: Final = 0.65  # "4111111111111111": also what an order number looks like
 # 12 digits (Maestro): one in ten 12-digit numbers with such a prefix passes Luhn, so only a
@@ -80,6 +90,8 @@ def issuer_ok(d: str) -> bool:
         return False
     if first == "6":  # Discover 6011, 644-649, 65; UnionPay 62; Maestro 6x
         return 12 <= n <= 19
+    if first == "0":  # Maestro UK 0604 (issued until 2011): only with a card cue
+        return d.startswith("0604") and 12 <= n <= 19
     if first == "1":  # JCB 1800
         return four == 1800 and n == 15
     return False
@@ -162,12 +174,16 @@ def _card(text: str, run: Run, i: int, j: int) -> Hit:
     a, b = run.span(i, j)
     short = any(gb - ga < 3 for ga, gb in groups[i : j + 1])
     base = UNBROKEN if j == i else (0.7 if short else GROUPED)
-    if sum([gb - ga for ga, gb in groups[i : j + 1]]) == MIN_DIGITS:
+    if sum([gb - ga for ga, gb in groups[i : j + 1]]) == MIN_DIGITS or text[a] == "0":
         score = CONTEXT.score(SHORT_MAESTRO, text, run.start, run.end)
     else:
         # Issuer prefix, length and Luhn all hold: a cue word ("order", "reference", "ISBN")
-        # never hides such a number, it can only make it surer.
-        score = max(base, CONTEXT.score(base, text, run.start, run.end))
+        # never hides such a number, it can only make it surer; but a cue of another account
+        # ("account number", "IBAN") says whose number it is.
+        cues = signs(text, run.start, run.end)
+        score = CONTEXT.apply(base, cues.get(CREDIT_CARD, 0))
+        if not any(cues.get(k, 0) > 0 for k in _OTHER_ACCOUNTS):
+            score = max(base, score)
     return Hit(CREDIT_CARD, a, b, score)
 
 

@@ -78,15 +78,15 @@ _ENTITIES: Final = {
     "num": "#",
 }
 _EDIT: Final = re.compile(
-    r"(?P<tag></?[A-Za-z][A-Za-z0-9]{0,15}(?:[ \n][^<>]{0,200})?/?>)"
-    r"|(?P<emph>[*`~]+|_{2,})"
-    r"|(?P<under>_)"
-    r"|(?P<split>[0-9][ \t]{0,3}\r?\n[ \t]{0,3}(?=[0-9]))"
-    r"|(?P<tab>\t)"
-    r"|(?P<ref>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,6});)"
-    r"|(?P<pct>%40)"
-    r"|(?P<at>[ ]{1,3}@[ ]{0,3}|@[ ]{1,3})"
-)
+    r"</?[A-Za-z][A-Za-z0-9]{0,15}(?:[ \n][^<>]{0,200})?/?>"  # a tag
+    r"|\*\**|``*|~~*|__*"  # emphasis, or one underscore (decided by its neighbours)
+    r"|\t"
+    r"|&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z]{2,6});"  # a character reference
+    r"|%40"
+    r"|@ {0,3}"
+)  # No groups, and every branch starts on a literal: the engine then skips in C to the
+# positions where one of those characters stands (a class or a group at the start of a
+# branch makes it try the whole pattern at every position, 10x slower here).
 
 # "jane at example dot com", "jane [at] example [dot] com", "jane(at)example(dot)com".
 _AT_WORD: Final = re.compile(
@@ -113,13 +113,14 @@ _SPELLED_DIGITS: Final = re.compile(
     rf"\b(?:{_WORD_ALT})(?:[ ,-]{{1,3}}(?:{_WORD_ALT})){{5,47}}\b", re.IGNORECASE
 )
 _DIGIT_WORD: Final = re.compile(rf"(?:{_WORD_ALT})", re.IGNORECASE)
-# Cheap tests before the spelled-out pattern (most texts have none): a digit word and a space
-# before another one.
-_PAIR_HINTS: Final = tuple(
-    f"{a} {b[:2]}"
-    for a in _DIGIT_WORDS
-    for b in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-)
+# Counted in a text before the spelled-out pattern runs ("oh" is too common a syllable; a run of
+# six has at least one other word).
+_HINT_WORDS: Final = tuple(w for w in _DIGIT_WORDS if w != "oh")
+# Characters that start an edit of `_EDIT` other than a line break (tested with `in`, which is
+# a memchr in C: most texts have none of them, and then `_EDIT` does not run at all).
+_TRIGGERS: Final = ("<", "*", "`", "~", "_", "\t", "&", "%", " @", "@ ")
+# A line break before a digit, for `_split_edits`.
+_BREAK_DIGIT: Final = re.compile(r"\n[ \t]{0,3}[0-9]")
 
 Edit = tuple[int, int, str]  # replace text[start:end] by the string
 
@@ -167,38 +168,14 @@ def normalize(text: str) -> Normal | None:
 
 def _ascii_edits(text: str) -> list[Edit]:
     edits: list[Edit] = []
-    joined = -1  # where the last line break joined two groups of digits
-    for m in _EDIT.finditer(text):
-        kind = m.lastgroup
-        s, e = m.start(), m.end()
-        if kind in ("tag", "emph"):
-            edits.append((s, e, ""))
-        elif kind == "under":
-            before = text[s - 1] if s else " "
-            after = text[e] if e < len(text) else " "
-            if "0" <= before <= "9" and "0" <= after <= "9":
-                edits.append((s, e, "-"))  # "4111_1111_1111_1111"
-            elif ("0" <= before <= "9" and not after.isalnum()) or (
-                "0" <= after <= "9" and not before.isalnum()
-            ):
-                edits.append((s, e, ""))  # emphasis: "_4111_"
-        elif kind == "split":
-            # One group per line ("4111\n1111\n..."), not a postcode then a phone number: a
-            # group of 3-4 digits, or any after such a split, then 2-6 digits on the next line.
-            back = _digits_back(text, s)
-            if (3 <= back <= 4 or s - back + 1 == joined) and 2 <= _digits_ahead(text, e) <= 6:
-                edits.append((s, e, text[s] + " "))
-                joined = e
-        elif kind == "tab":
-            edits.append((s, e, " "))
-        elif kind == "ref":
-            r = _reference(m.group())
-            if r is not None:
-                edits.append((s, e, r))
-        elif kind == "pct" or (kind == "at" and _word_char(text, s - 1) and _word_char(text, e)):
-            edits.append((s, e, "@"))
+    for t in _TRIGGERS:
+        if t in text:
+            _markup_edits(text, edits)
+            break
+    if "\n" in text:
+        _split_edits(text, edits)
     low = text.lower()
-    if ("at" in low and "dot" in low) or "[at]" in low or "(at)" in low:
+    if ("dot" in low and " at" in low) or "[at]" in low or "(at)" in low:
         edits += _spelled_emails(text)
     if _spelled_hint(low):
         edits += _spelled_digits(text)
@@ -207,9 +184,81 @@ def _ascii_edits(text: str) -> list[Edit]:
     return edits
 
 
+def _split_edits(text: str, edits: list[Edit]) -> None:
+    """One group of digits per line ("4111\n1111\n..."), not a postcode then a phone number:
+    a line break after a group of 3-4 digits (or after one such join), before 2-6 digits."""
+    joined = -1  # where the last line break joined two groups of digits
+    for m in _BREAK_DIGIT.finditer(text):
+        s = m.start()
+        if s > 0 and text[s - 1] == "\r":
+            s -= 1
+        while s > 0 and s > m.start() - 4 and text[s - 1] in " \t":
+            s -= 1
+        back = _digits_back(text, s - 1) if s > 0 else 0
+        e = m.end() - 1  # the digit after the break
+        if back and (3 <= back <= 4 or s - back == joined) and 2 <= _digits_ahead(text, e) <= 6:
+            edits.append((s, e, " "))
+            joined = e
+
+
+def _markup_edits(text: str, edits: list[Edit]) -> None:
+    for m in _EDIT.finditer(text):
+        s, e = m.start(), m.end()
+        c = text[s]
+        if c == "_" and e == s + 1:
+            before = text[s - 1] if s else " "
+            after = text[e] if e < len(text) else " "
+            if _in_word(text, s):
+                pass  # "x86_64", "na7_7GeC" in a key: an identifier's underscore stays
+            elif "0" <= before <= "9" and "0" <= after <= "9":
+                edits.append((s, e, "-"))  # "4111_1111_1111_1111"
+            elif ("0" <= before <= "9" and not after.isalnum()) or (
+                "0" <= after <= "9" and not before.isalnum()
+            ):
+                edits.append((s, e, ""))  # emphasis: "_4111_"
+        elif c in "<*`~_":
+            edits.append((s, e, ""))
+        elif c == "\t":
+            edits.append((s, e, " "))
+        elif c == "&":
+            r = _reference(m.group())
+            if r is not None:
+                edits.append((s, e, r))
+        elif c == "%":
+            edits.append((s, e, "@"))
+        else:  # "@" and the spaces after it
+            a = s
+            while a > 0 and s - a < 3 and text[a - 1] == " ":
+                a -= 1
+            if (a < s or e > s + 1) and _word_char(text, a - 1) and _word_char(text, e):
+                edits.append((a, e, "@"))  # "jane @ example.com"
+
+
 def _spelled_hint(low: str) -> bool:
-    """Could six digit words stand in a row here? Two of them side by side at least."""
-    return any(w in low for w in _PAIR_HINTS)
+    """Could six digit words stand in a row here? Their letters must be there six times at
+    least: substring counts in C (a regex would try its alternatives at every letter)."""
+    n = 0
+    for w in _HINT_WORDS:
+        n += low.count(w)
+        if n >= 6:
+            return True
+    return False
+
+
+def _in_word(text: str, at: int) -> bool:
+    """Is the underscore at `at` inside a token of letters, digits and underscores that has a
+    letter within 64 characters either way?"""
+    i = at - 1
+    while i >= 0 and at - i <= 64 and (text[i].isalnum() or text[i] == "_"):
+        if text[i].isalpha():
+            return True
+        i -= 1
+    j = at + 1
+    while j < len(text) and j - at <= 64 and (text[j].isalnum() or text[j] == "_"):
+        if text[j].isalpha():
+            return True
+        j += 1
+    return False
 
 
 def _digits_back(text: str, end: int) -> int:
