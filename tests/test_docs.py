@@ -3,6 +3,8 @@ README stays a short front door whose links all reach a page."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -59,3 +61,114 @@ def test_readme_is_a_short_front_door_whose_links_reach_pages() -> None:
     assert local, "the README links into docs/"
     missing = [t for t in local if not (REPO / t).exists()]
     assert missing == []
+
+
+# -- tables that list every key, option or check: held to the code --------------------------------
+
+
+def _table(page: str, heading: str) -> list[list[str]]:
+    """The rows (cells, stripped) of the first table after `heading` in docs/PAGE."""
+    lines = (DOCS / page).read_text().splitlines()
+    start = lines.index(heading)
+    rows: list[list[str]] = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    assert len(rows) > 2, f"docs/{page}: no table under {heading!r}"
+    return rows[2:]  # past the header and the |---| line
+
+
+def _codes(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def test_every_check_key_is_documented_with_its_family() -> None:
+    from llmops.checks import CHECKS
+
+    documented: dict[str, str] = {}
+    for row in _table("cases-and-checks.md", "## Expectation keys"):
+        for key in _codes(row[0]):
+            documented[key] = row[-1]
+    expected = {key: check.family for key, check in CHECKS.items()}
+    assert documented == expected, (
+        "docs/cases-and-checks.md's table of expectation keys differs from llmops.checks.CHECKS: "
+        f"add or fix rows for {sorted(set(expected.items()) ^ set(documented.items()))}"
+    )
+
+
+def _default_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, tuple):
+        value = list(value)
+    return json.dumps(value) if isinstance(value, list) else str(value)
+
+
+def test_every_config_key_is_documented_with_its_default() -> None:
+    from llmops.config import DEFAULTS
+
+    rows = {_codes(r[0])[0]: r for r in _table("configuration.md", "## `[tool.llmops]`")}
+    assert set(rows) == set(DEFAULTS), f"document {sorted(set(DEFAULTS) ^ set(rows))}"
+    for key, value in DEFAULTS.items():
+        if value is not None:
+            assert rows[key][1].strip("`") == _default_text(value), key
+
+
+def test_every_config_table_is_documented() -> None:
+    from llmops.config import Config
+
+    tables = {f.name for f in dataclasses.fields(Config) if str(f.type).startswith("dict[")}
+    documented = {_codes(r[0])[0].removeprefix("[tool.llmops.").rstrip("]")
+                  for r in _table("configuration.md", "## Tables under `[tool.llmops]`")}
+    assert documented == tables, f"document [tool.llmops.X] for {sorted(tables ^ documented)}"
+
+
+def test_every_gate_key_is_documented_with_its_default() -> None:
+    from llmops.gate import Policy
+
+    rows = {_codes(r[0])[0]: r for r in _table("configuration.md", "## `[tool.llmops.gate]`")}
+    fields = {f.name: f.default for f in dataclasses.fields(Policy)}
+    assert set(rows) == set(fields), f"document gate keys {sorted(set(fields) ^ set(rows))}"
+    for key, value in fields.items():
+        if value is not None:
+            assert rows[key][1].strip("`") == _default_text(value), key
+
+
+def test_every_pytest_option_is_documented() -> None:
+    from llmops import plugin
+
+    options: list[str] = []
+
+    class Recorder:
+        def getgroup(self, *args: object, **kwargs: object) -> Recorder:
+            return self
+
+        def addoption(self, *names: str, **kwargs: object) -> None:
+            options.extend(n for n in names if n.startswith("--"))
+
+    plugin.pytest_addoption(Recorder())  # type: ignore[arg-type]
+    documented = [_codes(r[0])[0] for r in _table("configuration.md",
+                                                  "## Options of `pytest evals/`")]
+    assert sorted(documented) == sorted(options), (
+        f"document {sorted(set(options) ^ set(documented))}")
+
+
+def test_every_environment_variable_the_code_reads_is_documented() -> None:
+    from llmops.pii.backend import PURE_ENV
+
+    read = {PURE_ENV}
+    for path in (REPO / "llmops").rglob("*.py"):
+        read |= set(re.findall(r"environ(?:\.get\(|\[)\s*\"([A-Z][A-Z0-9_]+)\"",
+                               path.read_text(encoding="utf-8")))
+    documented = {name for r in _table("configuration.md", "## Environment")
+                  for name in _codes(r[0])}
+    assert read <= documented, f"document {sorted(read - documented)} in docs/configuration.md"
+
+
+def test_every_pii_type_is_documented() -> None:
+    from llmops.pii.types import ALL_TYPES
+
+    documented = {_codes(r[0])[0] for r in _table("pii.md", "## What is detected")}
+    assert documented == set(ALL_TYPES), f"document {sorted(set(ALL_TYPES) ^ documented)}"
