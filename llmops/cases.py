@@ -21,7 +21,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from llmops import regexes, userschema
 from llmops.errors import where
+from llmops.limits import Limits, too_deep
 from llmops.schemas import load_schema
 
 try:  # the C loader keeps collection of thousands of cases fast
@@ -116,6 +118,8 @@ class LoadResult:
     cases: list[Case] = field(default_factory=list)
     errors: list[CaseError] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: What loads and runs but deserves a PM's look (a pattern that backtracks elsewhere).
+    warnings: list[CaseError] = field(default_factory=list)
 
     def errors_by_file(self) -> dict[str, list[CaseError]]:
         out: dict[str, list[CaseError]] = {f: [] for f in self.files}
@@ -135,17 +139,32 @@ def find_case_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_cases(
-    paths: Iterable[Path], *, max_latency_ms: float = 3000, root: Path | None = None
+    paths: Iterable[Path],
+    *,
+    max_latency_ms: float = 3000,
+    root: Path | None = None,
+    limits: Limits | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> LoadResult:
-    """Load and validate every case file under `paths`; errors are collected, never raised."""
+    """Load and validate every case file under `paths`; errors are collected, never raised.
+
+    Error and warning messages quote the file (a bad value, a pattern), and a case file may hold
+    the very PII or key a case probes: they are redacted with `redact` (default: the PII
+    detector and the secrets scrubber) before anyone sees them.
+    """
+    limits = limits or Limits()
+    if redact is None:
+        redact = _default_redact
     result = LoadResult()
     seen: dict[str, Case] = {}
     for path in find_case_files(paths):
         name = _display(path, root)
         result.files.append(name)
-        for item in _load_file(path, name, max_latency_ms):
-            if isinstance(item, CaseError):
-                result.errors.append(item)
+        for item in _guarded(_load_file(path, name, max_latency_ms, limits), name):
+            if isinstance(item, Warning_):
+                result.warnings.append(_redacted(item.error, redact))
+            elif isinstance(item, CaseError):
+                result.errors.append(_redacted(item, redact))
             elif item.id in seen:
                 first = seen[item.id]
                 why = f"duplicate id {item.id!r} (first at {first.location})"
@@ -154,6 +173,34 @@ def load_cases(
                 seen[item.id] = item
                 result.cases.append(item)
     return result
+
+
+def _guarded(items: Iterator[Any], name: str) -> Iterator[Any]:
+    """The items of one file; a file that exhausts the stack (whatever bound missed it) is a
+    file error, never a crash of the run."""
+    try:
+        yield from items
+    except RecursionError:
+        yield CaseError(name, None, "nested too deeply to validate")
+
+
+def _default_redact(text: str) -> str:
+    from llmops import scrub
+    from llmops.pii import redact
+
+    return scrub.text(redact(text))
+
+
+def _redacted(err: CaseError, redact: Callable[[str], str]) -> CaseError:
+    message = redact(err.message)
+    return err if message == err.message else CaseError(err.file, err.line, message)
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """A problem that does not stop the case from loading."""
+
+    error: CaseError
 
 
 def cases_digest(cases: Iterable[Case]) -> str:
@@ -180,11 +227,22 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(load_schema("case"))
 
 
-def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | CaseError]:
+def _load_file(
+    path: Path, name: str, max_latency_ms: float, limits: Limits
+) -> Iterator[Case | CaseError | Warning_]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         yield CaseError(name, None, f"cannot read: {exc}")
+        return
+    alias = _first_alias(text)
+    if alias is not None:
+        yield CaseError(
+            name,
+            alias,
+            "YAML aliases (*name) are not allowed in case files: a few bytes of them can "
+            "expand to gigabytes; write the value out, or share it through `defaults:`",
+        )
         return
     try:
         loader = Loader(text)
@@ -203,6 +261,9 @@ def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | 
             mark, problem = context_mark, f"{problem} ({context})"
         yield CaseError(name, mark.line + 1 if mark else None, f"bad YAML: {problem}")
         return
+    except RecursionError:
+        yield CaseError(name, None, "bad YAML: nested too deeply to read")
+        return
     if data is None:
         yield CaseError(name, None, "empty file: expected a mapping with `cases:`")
         return
@@ -217,6 +278,17 @@ def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | 
     file_broken = False
     # The compiled validator answers valid files ~10x faster; only an invalid file pays for
     # jsonschema's full error walk and the line index its messages need.
+    file_depth = 8 * limits.max_json_depth
+    if too_deep(data, file_depth):
+        # A json_schema deeper than the limit costs only its case (see _semantic_errors); a
+        # file this deep is no case file, and validating it would exhaust the stack.
+        yield CaseError(
+            name,
+            None,
+            f"nested deeper than {file_depth} levels: not a case file "
+            "(the bound is 8 x [tool.llmops.limits] max_json_depth)",
+        )
+        return
     if _fast_valid(data):
         lines = _case_lines(node)
         schema_errors: list[ValidationError] = []
@@ -235,13 +307,18 @@ def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | 
     raw_cases = data.get("cases") if isinstance(data.get("cases"), list) else []
     full_index = bool(schema_errors)
     for i, raw in enumerate(raw_cases):
-        problems = list(_semantic_errors(raw, name, ("cases", i), lines))
+        problems = list(_semantic_errors(raw, name, ("cases", i), lines, limits))
         if problems:
             if not full_index:  # point at the exact line, not just the case's
                 lines, full_index = _index_lines(node, ()), True
-                problems = list(_semantic_errors(raw, name, ("cases", i), lines))
+                problems = list(_semantic_errors(raw, name, ("cases", i), lines, limits))
             bad_cases.add(i)
             errors.extend(problems)
+        warnings = list(_pattern_warnings(raw, name, ("cases", i), lines))
+        if warnings and not full_index:  # rare: worth the full index for the exact line
+            lines, full_index = _index_lines(node, ()), True
+            warnings = list(_pattern_warnings(raw, name, ("cases", i), lines))
+        yield from map(Warning_, warnings)
     yield from sorted(errors, key=lambda e: e.line or 0)
     if file_broken:
         return
@@ -252,6 +329,20 @@ def _load_file(path: Path, name: str, max_latency_ms: float) -> Iterator[Case | 
         if i not in bad_cases:
             line = lines.get(("cases", i), 1)
             yield _build_case(raw, defaults, suite, name, line, max_latency_ms)
+
+
+def _first_alias(text: str) -> int | None:
+    """The line of the first alias (`*name`) in a YAML text, None if it has none. Only a text
+    with both an anchor and a star can have one, so most files never pay for the event scan."""
+    if "&" not in text or "*" not in text:
+        return None
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return event.start_mark.line + 1
+    except yaml.YAMLError:
+        return None  # the loader reports it, with its line
+    return None
 
 
 def _suite_name(path: Path) -> str:
@@ -324,17 +415,21 @@ def _case_lines(root: Any) -> dict[Path_, int]:
     return lines
 
 
-def _index_lines(node: Any, path: Path_, lines: dict[Path_, int] | None = None) -> dict[Path_, int]:
-    """The 1-based line of every mapping key and sequence item, for pointing at errors."""
-    lines = {} if lines is None else lines
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            _index_lines(value_node, (*path, key_node.value), lines)
-            lines[(*path, key_node.value)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), lines)
+def _index_lines(node: Any, path: Path_) -> dict[Path_, int]:
+    """The 1-based line of every mapping key and sequence item, for pointing at errors.
+    (Iterative: the depth of a file is bounded, but the stack is not ours to spend.)"""
+    lines: dict[Path_, int] = {}
+    stack: list[tuple[Any, Path_]] = [(node, path)]
+    while stack:
+        item, at = stack.pop()
+        lines.setdefault(at, item.start_mark.line + 1)
+        if isinstance(item, yaml.MappingNode):
+            for key_node, value_node in item.value:
+                child = (*at, key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                stack.append((value_node, child))
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend((v, (*at, i)) for i, v in enumerate(item.value))
     return lines
 
 
@@ -395,7 +490,7 @@ def _schema_error(
 
 
 def _semantic_errors(
-    raw: dict[str, Any], name: str, path: Path_, lines: dict[Path_, int]
+    raw: dict[str, Any], name: str, path: Path_, lines: dict[Path_, int], limits: Limits
 ) -> Iterator[CaseError]:
     """What the schema cannot say: regexes compile, json_schema is a schema, sane bounds.
     Runs on cases the schema rejected too (so every problem shows at once): trusts no type."""
@@ -408,23 +503,25 @@ def _semantic_errors(
         for pattern in [patterns] if isinstance(patterns, str) else patterns or []:
             if not isinstance(pattern, str):
                 continue
-            try:
-                re.compile(pattern)
-            except re.error as exc:
+            why = regexes.problem(pattern)
+            if why:
                 yield CaseError(
                     name,
                     _line_for((*path, "expect", key), lines),
-                    f"{label}bad {key} {pattern!r}: {exc}",
+                    f"{label}bad {key} {pattern!r}: {why}",
                 )
     if isinstance(expect.get("json_schema"), dict):
-        try:
-            Draft202012Validator.check_schema(expect["json_schema"])
-        except SchemaError as exc:
-            yield CaseError(
-                name,
-                _line_for((*path, "expect", "json_schema"), lines),
-                f"{label}bad json_schema: {exc.message}",
-            )
+        where_ = _line_for((*path, "expect", "json_schema"), lines)
+        problems = list(userschema.problems(expect["json_schema"], max_depth=limits.max_json_depth))
+        for why in problems:
+            yield CaseError(name, where_, f"{label}bad json_schema: {why}")
+        if not problems:
+            try:
+                Draft202012Validator.check_schema(expect["json_schema"])
+            except SchemaError as exc:
+                yield CaseError(name, where_, f"{label}bad json_schema: {exc.message}")
+            except RecursionError:  # pragma: no cover - the depth bound comes first
+                yield CaseError(name, where_, f"{label}bad json_schema: nested too deeply")
     lo, hi = expect.get("min_chars"), expect.get("max_chars")
     if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
         yield CaseError(
@@ -439,3 +536,30 @@ def _semantic_errors(
         yield CaseError(
             name, _line_for((*path, "conversation"), lines), f"{label}conversation has no user turn"
         )
+
+
+def _pattern_warnings(
+    raw: Any, name: str, path: Path_, lines: dict[Path_, int]
+) -> Iterator[CaseError]:
+    """Patterns that run fine here (on RE2) but would backtrack exponentially elsewhere."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("expect"), dict):
+        return
+    expect = raw["expect"]
+    found: list[tuple[str, str]] = []
+    for key in ("regex", "not_regex"):
+        value = expect.get(key)
+        for pattern in [value] if isinstance(value, str) else value or []:
+            if isinstance(pattern, str):
+                found.append((key, pattern))
+    if isinstance(expect.get("json_schema"), dict):
+        found += [("json_schema", p) for p in userschema.patterns(expect["json_schema"])]
+    for key, pattern in found:
+        risk = regexes.backtracking_risk(pattern)
+        if risk:
+            yield CaseError(
+                name,
+                _line_for((*path, "expect", key), lines),
+                f"case {raw.get('id')!r}: {key} {pattern!r} has {risk}: llmops runs it on RE2 "
+                "in linear time, but a backtracking engine (Python re, JavaScript, PCRE) would "
+                "take exponential time on some answers",
+            )

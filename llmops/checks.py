@@ -9,10 +9,11 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
+from llmops import regexes
 from llmops.cases import Case
+from llmops.limits import Limits, too_deep
 from llmops.runner import Exchange
 
 #: Phrases by which a chatbot declines; `refuses` looks for them.
@@ -43,6 +44,7 @@ class Context:
     detector: Any = None
     #: `[tool.llmops.redteam]`: the system prompt, allowed link hosts, leak threshold.
     redteam: Any = None
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.detector is None:
@@ -92,13 +94,9 @@ def _fold(case: Case, s: str) -> str:
     return s if case.expect.get("case_sensitive") else s.casefold()
 
 
-def _flags(case: Case) -> int:
-    return 0 if case.expect.get("case_sensitive") else re.IGNORECASE
-
-
-@cache
-def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+def _matches(case: Case, pattern: str, text: str) -> bool:
+    """A PM's pattern runs on RE2: linear time in the answer, whatever the pattern."""
+    return regexes.search(pattern, text, ignore_case=not case.expect.get("case_sensitive"))
 
 
 def _findings(found: Iterable[Any]) -> tuple[dict[str, Any], ...]:
@@ -184,15 +182,15 @@ def _not_contains(case: Case, ex: Exchange, ctx: Context) -> Verdict:
 
 @check("regex", "content", "the answer matches every given regular expression")
 def _regex(case: Case, ex: Exchange, ctx: Context) -> Verdict:
-    text, flags = _text(ex), _flags(case)
-    misses = [p for p in _strings(case.expect["regex"]) if not _compiled(p, flags).search(text)]
+    text = _text(ex)
+    misses = [p for p in _strings(case.expect["regex"]) if not _matches(case, p, text)]
     return Verdict(not misses, f"no match for {misses}" if misses else "")
 
 
 @check("not_regex", "content", "the answer matches none of the given regular expressions")
 def _not_regex(case: Case, ex: Exchange, ctx: Context) -> Verdict:
-    text, flags = _text(ex), _flags(case)
-    hits = [p for p in _strings(case.expect["not_regex"]) if _compiled(p, flags).search(text)]
+    text = _text(ex)
+    hits = [p for p in _strings(case.expect["not_regex"]) if _matches(case, p, text)]
     return Verdict(not hits, f"unwanted match for {hits}" if hits else "")
 
 
@@ -227,16 +225,25 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
 
 @check("json_schema", "content", "the answer is JSON valid against the given schema")
 def _json_schema(case: Case, ex: Exchange, ctx: Context) -> Verdict:
-    from jsonschema import Draft202012Validator
+    from llmops import userschema
 
     text = _text(ex)
     fenced = _FENCE.match(text)
+    depth = ctx.limits.max_json_depth
     try:
         doc = json.loads(fenced.group(1) if fenced else text)
     except ValueError as exc:
         return Verdict(False, f"the answer is not JSON: {exc}")
+    except RecursionError:
+        doc = None
+        deep = True
+    else:
+        deep = too_deep(doc, depth)
+    if deep:
+        return Verdict(False, f"the answer's JSON nests deeper than {depth} levels "
+                       "([tool.llmops.limits] max_json_depth)")
     errors = sorted(
-        Draft202012Validator(case.expect["json_schema"]).iter_errors(doc), key=lambda e: e.path
+        userschema.validator(case.expect["json_schema"]).iter_errors(doc), key=lambda e: e.path
     )
     if errors:
         where = "/".join(map(str, errors[0].absolute_path)) or "(root)"

@@ -18,6 +18,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from llmops.errors import InputError
+from llmops.limits import Limits
 
 DEFAULTS: dict[str, Any] = {
     "cases": "cases",
@@ -52,6 +53,7 @@ class Config:
     monitor: dict[str, Any] = field(default_factory=dict)
     chatbot: dict[str, Any] = field(default_factory=dict)
     redteam: dict[str, Any] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def api_key(self) -> str | None:
@@ -94,6 +96,9 @@ def load_config(root: Path | None = None) -> Config:
     if os.environ.get("LLMOPS_TARGET"):
         merged["target"] = os.environ["LLMOPS_TARGET"]
     pii = dict(table.get("pii", {}))
+    limits = Limits.from_table(
+        dict(table.get("limits", {})), source=f"{pyproject}: [tool.llmops.limits]"
+    )
     try:
         return Config(
             root=root,
@@ -113,6 +118,7 @@ def load_config(root: Path | None = None) -> Config:
             monitor=dict(table.get("monitor", {})),
             chatbot=dict(table.get("chatbot", {})),
             redteam=dict(table.get("redteam", {})),
+            limits=limits,
         )
     except (TypeError, ValueError) as exc:
         raise InputError(f"{pyproject}: [tool.llmops]: {exc}") from exc

@@ -25,6 +25,7 @@ from jsonschema.exceptions import best_match
 
 from llmops.errors import InputError
 from llmops.schemas import load_schema
+from llmops.textsafe import md_text, one_line
 
 FAILING = frozenset({"failed", "error"})
 #: Checks whose failure blocks whatever its severity: a leak is never an acceptable percentage.
@@ -188,7 +189,8 @@ class Decision:
         if self.reasons:
             out.append("blocked because:")
             out.extend(f"  - {reason.message}" for reason in self.reasons)
-        return out
+        # A results file is input: its strings reach the terminal without control characters.
+        return [one_line(line) for line in out]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,12 +215,14 @@ class Decision:
         icon = "✅" if self.allowed else "❌"
         out = [f"## {icon} llmops gate: {self.verdict}", ""]
         meta = []
+        # Every string from the results is escaped (HTML and Markdown): a chatbot's error body
+        # must not put an <img> or a link into the job summary.
         if self.results_path:
-            meta.append(f"results `{self.results_path}`")
+            meta.append(f"results {md_text(self.results_path)}")
         if self.run.get("git_commit"):
-            meta.append(f"commit `{str(self.run['git_commit'])[:12]}`")
+            meta.append(f"commit {md_text(str(self.run['git_commit'])[:12])}")
         if self.run.get("target"):
-            meta.append(f"target `{self.run['target']}`")
+            meta.append(f"target {md_text(self.run['target'])}")
         if self.digest:
             meta.append(f"sha256 `{self.digest[:16]}…`")
         if meta:
@@ -244,8 +248,8 @@ class Decision:
             for rec in self.failures[:SUMMARY_ROWS]:
                 where = f"{rec['file']}:{rec['line']}" if rec.get("line") else rec["file"]
                 out.append(
-                    f"| `{_md(rec['case_id'])}` | `{_md(rec['check'])}` | {rec['severity']} "
-                    f"| `{_md(where)}` | {_md(_message(rec))} |"
+                    f"| {_md(rec['case_id'])} | {_md(rec['check'])} | {_md(rec['severity'])} "
+                    f"| {_md(where)} | {_md(_message(rec))} |"
                 )
             if len(self.failures) > SUMMARY_ROWS:
                 rest = len(self.failures) - SUMMARY_ROWS
@@ -267,7 +271,7 @@ class Decision:
             props["title"] = f"llmops {rec['severity']} {rec['check']} {rec['outcome']}"
             head = ",".join(f"{k}={_escape_property(v)}" for k, v in props.items())
             text = f"{rec['case_id']} {rec['check']}: {_message(rec)}"
-            out.append(f"::error {head}::{escape_data(text)}")
+            out.append(f"::error {head}::{escape_data(one_line(text))}")
         return out
 
 
@@ -515,9 +519,9 @@ def _locate(rec: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _md(text: str) -> str:
-    """Safe inside a Markdown table cell."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def _md(text: object) -> str:
+    """Safe inside a Markdown table cell: HTML and Markdown escaped, one line."""
+    return md_text(" ".join(str(text).split()))
 
 
 def _relative(file: str, root: Path | None, base: Path | None = None) -> str:
@@ -537,4 +541,4 @@ def escape_data(text: str) -> str:
 
 
 def _escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return escape_data(one_line(text)).replace(":", "%3A").replace(",", "%2C")

@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 
-from llmops import checks, results
+from llmops import checks, results, scrub
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
 from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
 from llmops.fileio import write_json
 from llmops.runner import Exchange, RetryPolicy, ask_all
 from llmops.targets import make_target, public_target
+from llmops.textsafe import one_line, printable
 
 SESSION = pytest.StashKey["EvalSession"]()
 VERDICT = pytest.StashKey[checks.Verdict]()
@@ -134,9 +135,14 @@ class EvalSession:
         from llmops.pii import detector_from_config  # lazily: only eval runs need it
         from llmops.redteam.settings import from_config as redteam_settings
 
+        # The secrets of this run, by value: the environment as it is now, the target's URL.
+        scrub.reset()
+        scrub.register_url(self.cfg.target)
         self.ctx = checks.Context(
-            detector=detector_from_config(self.cfg), pii_allow=self.cfg.pii_allow,
+            detector=detector_from_config(self.cfg),
+            pii_allow=self.cfg.pii_allow,
             redteam=redteam_settings(self.cfg),
+            limits=self.cfg.limits,
         )
         self.target_name = public_target(self.cfg.target)
         self.chatbot_version: str | None = None
@@ -148,6 +154,7 @@ class EvalSession:
         self.exchanges: dict[tuple[str, int], Exchange] = {}
         self.records: list[dict[str, Any]] = []
         self.ask_seconds: float | None = None
+        self.abandoned = 0
         self.doc: dict[str, Any] | None = None
         self.feedback_added = 0
         self.feedback_error: str | None = None
@@ -156,7 +163,11 @@ class EvalSession:
     def loaded(self) -> LoadResult:
         if self._loaded is None:
             self._loaded = load_cases(
-                [self.cfg.cases], max_latency_ms=self.cfg.max_latency_ms, root=self.cfg.root
+                [self.cfg.cases],
+                max_latency_ms=self.cfg.max_latency_ms,
+                root=self.cfg.root,
+                limits=self.cfg.limits,
+                redact=self.redact,
             )
             if not self.cfg.cases.exists():
                 missing = CaseError(str(self.cfg.cases), None, "no such case file or directory")
@@ -201,7 +212,11 @@ class EvalSession:
             try:
                 cfg = self.cfg
                 target = make_target(
-                    cfg.target, model=cfg.model, api_key=cfg.api_key, root=cfg.root
+                    cfg.target,
+                    model=cfg.model,
+                    api_key=cfg.api_key,
+                    root=cfg.root,
+                    limits=cfg.limits,
                 )
             except InputError as exc:
                 raise pytest.UsageError(str(exc)) from exc
@@ -218,6 +233,7 @@ class EvalSession:
                     concurrency=conc, policy=policy,
                 )
             finally:
+                self.abandoned = target.abandoned
                 await target.aclose()
             self.chatbot_version = target.chatbot_version
             self.exchanges.update(got)  # type: ignore[arg-type]
@@ -228,13 +244,26 @@ class EvalSession:
         failed = sum(1 for e in self.exchanges.values() if not e.ok)
         write(f"llmops: asked in {self.ask_seconds:.2f} s"
               + (f"; {failed} failed to answer" if failed else ""))
+        if self.abandoned:
+            write(self.abandoned_note())
+
+    def abandoned_note(self) -> str:
+        return (f"llmops: {self.abandoned} timed-out call(s) of {self.target_name} could not be "
+                "stopped and were abandoned (their threads were left running; the run did not "
+                "wait for them)")
 
     def redact(self, text: str, context: tuple[str, ...] = ()) -> str:
-        """Redact with this run's allowlist; memoized, as every check of a case redacts the
-        same prompt and response. `context`: the conversation's messages, whose values are
-        redacted in `text` too (an answer that echoes the user's account number)."""
+        """Redact with this run's allowlist, and scrub the run's secrets by value; memoized,
+        as every check of a case redacts the same prompt and response. `context`: the
+        conversation's messages, whose values are redacted in `text` too (an answer that
+        echoes the user's account number)."""
         if self._redact is None:
-            self._redact = functools.lru_cache(maxsize=8192)(self.ctx.detector.redact)
+            detector = self.ctx.detector
+
+            def clean(t: str, ctx: tuple[str, ...]) -> str:
+                return scrub.text(detector.redact(t, ctx))
+
+            self._redact = functools.lru_cache(maxsize=8192)(clean)
         return self._redact(text, context)
 
     def redactor(self, ex: Exchange | None) -> Callable[[str], str]:
@@ -270,6 +299,10 @@ class EvalSession:
         redteam = self.redteam_summary()
         if redteam is not None:
             doc["redteam"] = redteam
+        if self.abandoned:
+            doc["run"]["abandoned"] = self.abandoned
+        # Every string, whatever field it sits in, loses the run's secrets before it is written.
+        doc = scrub.deep(doc)
         write_json(self.results_path, doc)
         return doc
 
@@ -371,8 +404,10 @@ def _exchange(request: pytest.FixtureRequest, run: CaseRun) -> tuple[EvalSession
     node.user_properties.append(("response", results.excerpt(ex.response, redact, 160) or ""))
     if not ex.ok:
         pytest.fail(
-            f"{case.location} {case.suite}/{case.id}: the target failed ({ex.error_type}) after "
-            f"{ex.attempts} attempt(s): {redact(ex.error or '')}",
+            printable(
+                f"{case.location} {case.suite}/{case.id}: the target failed ({ex.error_type}) "
+                f"after {ex.attempts} attempt(s): {redact(ex.error or '')}"
+            ),
             pytrace=False,
         )
     return es, ex
@@ -402,8 +437,10 @@ def check(request: pytest.FixtureRequest, llmops_case: CaseRun) -> Callable[[], 
             # The expected strings of a privacy case may hold the very PII it probes: redact.
             message = redact(verdict.message)
             pytest.fail(
-                f"{case.location} {case.suite}/{case.id} [{key}]: {message}\n"
-                f"  got ({latency}, redacted): {got!r}",
+                printable(
+                    f"{case.location} {case.suite}/{case.id} [{key}]: {message}\n"
+                    f"  got ({latency}, redacted): {got!r}"
+                ),
                 pytrace=False,
             )
 
@@ -412,7 +449,7 @@ def check(request: pytest.FixtureRequest, llmops_case: CaseRun) -> Callable[[], 
 
 @pytest.fixture
 def case_file_errors(llmops_case_file: tuple[str, list[str]]) -> list[str]:
-    return llmops_case_file[1]
+    return [printable(e) for e in llmops_case_file[1]]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -489,7 +526,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     tr.write_line(f"{'suite':<{width}}  checks  passed  failed  errors  pass rate")
     for name, g in s["suites"].items():
         tr.write_line(
-            f"{name:<{width}}  {g['checks']:>6}  {g['passed']:>6}  {g['failed']:>6}  "
+            f"{one_line(name):<{width}}  {g['checks']:>6}  {g['passed']:>6}  {g['failed']:>6}  "
             f"{g['errors']:>6}  {g['pass_rate']:>8.1%}"
         )
     lat = s["latency_ms"]
@@ -500,7 +537,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     )
     tr.write_line(
         f"cases {s['cases']} | latency ms p50 {fmt(lat['p50'])} p95 {fmt(lat['p95'])} "
-        f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {doc['run']['target']}"
+        f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {one_line(doc['run']['target'])}"
     )
     if doc.get("redteam"):
         from llmops.redteam.report import lines
@@ -511,8 +548,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     tr.write_line(f"results: {es.results_path}")
     if es.feedback_added:
         tr.write_line(f"feedback: {es.feedback_added} new record(s) in {es.cfg.feedback}")
+    if es.abandoned:
+        tr.write_line(es.abandoned_note(), yellow=True)
     if es.feedback_error:
-        tr.write_line(f"feedback: not written: {es.feedback_error}", yellow=True)
+        tr.write_line(f"feedback: not written: {one_line(es.feedback_error)}", yellow=True)
 
 
 class HtmlColumns:

@@ -522,7 +522,7 @@ def list_releases(
         "refs/tags/rollback-*",
     )
     ordered: list[tuple[tuple[int, bool, int], dict[str, Any]]] = []
-    for line in out.splitlines():
+    for line in _records(out, fields=6):
         name, obj, peeled, unix, date, subject = line.split("\0")
         if not _TAG_RE.match(name):
             continue
@@ -543,6 +543,19 @@ def list_releases(
 
 
 # -- helpers
+
+
+def _records(out: str, fields: int) -> list[str]:
+    """The records of `for-each-ref` output with `fields` NUL-separated fields. A subject (a
+    rollback reason) may hold a CR, which text-mode output turns into a line break: a line
+    with too few fields continues on the next."""
+    records: list[str] = []
+    for line in out.split("\n"):
+        if records and records[-1].count("\0") < fields - 1:
+            records[-1] += "\n" + line
+        elif line:
+            records.append(line)
+    return [r for r in records if r.count("\0") == fields - 1]
 
 
 def _view(git: Git, branch: str, remote: str | None) -> View:

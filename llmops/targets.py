@@ -12,11 +12,15 @@ A target only asks; timeouts, retries and latency belong to the runner. Failures
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
 import json
+import os
 import re
+import signal
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,10 +29,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from llmops import scrub
 from llmops.errors import InputError
+from llmops.limits import Limits
 
 Message = dict[str, str]
-ERROR_TYPES = ("timeout", "connection", "http_4xx", "http_5xx", "rate_limited", "bad_response")
+ERROR_TYPES = (
+    "timeout",
+    "connection",
+    "http_4xx",
+    "http_5xx",
+    "rate_limited",
+    "bad_response",
+    "too_large",
+)
 
 
 class TargetError(Exception):
@@ -62,6 +76,9 @@ class Target(ABC):
     chatbot_version: str | None = None
     #: Concurrency that suits this target best, when it knows better than the configuration.
     preferred_concurrency: int | None = None
+    #: Calls given up on after a timeout that could not be stopped (a blocked sync function):
+    #: the run ended without waiting for them; the summary says how many.
+    abandoned: int = 0
 
     @abstractmethod
     async def ask(self, messages: list[Message]) -> Reply: ...
@@ -95,13 +112,20 @@ class HttpTarget(Target):
         model: str | None = None,
         api_key: str | None = None,
         max_connections: int = 64,
+        limits: Limits | None = None,
     ) -> None:
         import httpx
 
         self.name = public_target(base_url)
         self._model = model
         self._model_lock = asyncio.Lock()
+        self._max_bytes = (limits or Limits()).max_answer_bytes
+        # Whatever a server echoes of our credentials is scrubbed from every artifact.
+        scrub.register(api_key)
+        scrub.register_url(base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Compressed answers are inflated by `_read`, within the size limit.
+        headers["Accept-Encoding"] = "gzip, deflate"
         # Timeouts are the runner's (one budget per request, whatever the target); none here.
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -130,13 +154,16 @@ class HttpTarget(Target):
         import httpx
 
         try:
-            resp = await self._client.request(method, path, json=body)
+            # Streamed, so that a body that never ends is cut at the limit, not held whole.
+            async with self._client.stream(method, path, json=body) as resp:
+                raw = await self._read(resp)
         except httpx.TimeoutException as exc:
             raise TargetError("timeout", f"{type(exc).__name__} from {self.name}") from exc
         except (httpx.TransportError, OSError) as exc:
             raise TargetError(
                 "connection", f"{type(exc).__name__}: {exc or 'connection failed'}", retryable=True
             ) from exc
+        text = raw.decode(resp.encoding or "utf-8", errors="replace")
         if resp.status_code == 429:
             raise TargetError(
                 "rate_limited",
@@ -150,14 +177,42 @@ class HttpTarget(Target):
             )
         if resp.status_code >= 400:
             raise TargetError(
-                "http_4xx", f"HTTP {resp.status_code} from {self.name}: {_error_text(resp.text)}"
+                "http_4xx", f"HTTP {resp.status_code} from {self.name}: {_error_text(text)}"
             )
         try:
-            return resp.json()
+            return json.loads(raw)
         except ValueError as exc:
             raise TargetError(
-                "bad_response", f"invalid JSON from {self.name}: {resp.text[:60]!r}"
+                "bad_response", f"invalid JSON from {self.name}: {text[:60]!r}"
             ) from exc
+        except RecursionError as exc:
+            raise TargetError("bad_response", f"JSON from {self.name} nests too deeply") from exc
+
+    async def _read(self, resp: Any) -> bytes:
+        """The body, or `too_large` as soon as it passes `max_answer_bytes` (a declared
+        Content-Length over it is refused before reading anything). A compressed body is
+        inflated here, never more than the limit at a time: a 200 KB gzip bomb must not
+        become 200 MB on its way to being refused."""
+        limit = self._max_bytes
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(self.name, limit)
+        inflater = _inflater(resp.headers.get("content-encoding", ""), self.name)
+        body = bytearray()
+        async for chunk in resp.aiter_raw():
+            if inflater is None:
+                body += chunk
+            else:
+                try:
+                    body += inflater.decompress(chunk, limit + 1 - len(body))
+                except Exception as exc:  # zlib.error: not what it said it was
+                    raise TargetError("bad_response", f"corrupt compressed body from "
+                                      f"{self.name}: {exc}") from exc
+                if inflater.unconsumed_tail:  # more output is waiting: over the limit
+                    raise _too_large(self.name, limit)
+            if len(body) > limit:
+                raise _too_large(self.name, limit)
+        return bytes(body)
 
     async def ask(self, messages: list[Message]) -> Reply:
         model = await self._resolve_model()
@@ -196,7 +251,7 @@ class PythonTarget(Target):
         if self._is_async:
             result = await self._func(messages)
         else:  # a sync chatbot must not block the others: run it in a worker thread
-            result = await asyncio.to_thread(self._func, messages)
+            result = await self._in_thread(messages)
         if inspect.isawaitable(result):
             result = await result
         if result is None:
@@ -205,13 +260,48 @@ class PythonTarget(Target):
             raise TargetError("bad_response", f"{self.name} returned {type(result).__name__}")
         return Reply(result)
 
+    async def _in_thread(self, messages: list[Message]) -> Any:
+        """Call the sync function in a daemon thread of its own. A thread cannot be stopped: on
+        a timeout the call is abandoned (counted in `abandoned`) and left to finish or block on
+        its own, and nothing waits for it, neither the run nor the interpreter's exit (which
+        `asyncio.to_thread`'s executor would: a blocked call there kept the run alive forever)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+        def work() -> None:
+            try:
+                value, ok = self._func(messages), True
+            except BaseException as exc:  # delivered to the awaiting task, not lost
+                value, ok = exc, False
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+                loop.call_soon_threadsafe(settle, ok, value)
+
+        threading.Thread(target=work, name=f"llmops {self.name}", daemon=True).start()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self.abandoned += 1
+            raise
+
 
 class CommandTarget(Target):
-    def __init__(self, command: str) -> None:
+    """A command run per ask, in a process group of its own: on a timeout, a Ctrl-C or an
+    answer over `max_answer_bytes`, the whole group (the shell and whatever it started) gets
+    SIGTERM, then SIGKILL after `kill_grace_s`, so no bot outlives its exchange."""
+
+    def __init__(self, command: str, *, limits: Limits | None = None) -> None:
         if not command.strip():
             raise InputError("cmd: target needs a command, e.g. cmd:./bot.sh")
         self.name = f"cmd:{command}"
         self._command = command
+        self._limits = limits or Limits()
 
     async def ask(self, messages: list[Message]) -> Reply:
         proc = await asyncio.create_subprocess_shell(
@@ -219,13 +309,15 @@ class CommandTarget(Target):
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group, which we can kill whole
         )
         try:
-            out, err = await proc.communicate(json.dumps(messages).encode())
-        except asyncio.CancelledError:  # the runner's timeout: leave no process behind
-            proc.kill()
-            await proc.wait()
+            out, err = await self._exchange(proc, json.dumps(messages).encode())
+        except BaseException:  # cancelled (timeout, Ctrl-C) or too large: leave nothing behind
+            await asyncio.shield(self._kill_group(proc))
             raise
+        finally:
+            self._close_pipes(proc)
         if proc.returncode != 0:
             tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
             raise TargetError(
@@ -237,21 +329,137 @@ class CommandTarget(Target):
             raise TargetError("bad_response", "command output is not UTF-8") from exc
         return Reply(text.rstrip("\n"))
 
+    async def _exchange(self, proc: Any, data: bytes) -> tuple[bytes, bytes]:
+        """Write stdin, read stdout up to the limit and stderr's last 4 KB, wait for the exit."""
+        limit = self._limits.max_answer_bytes
+
+        async def feed() -> None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(data)
+                await proc.stdin.drain()
+                proc.stdin.close()
+
+        async def read_out() -> bytes:
+            body = bytearray()
+            while chunk := await proc.stdout.read(65536):
+                body += chunk
+                if len(body) > limit:
+                    raise _too_large(self.name, limit)
+            return bytes(body)
+
+        async def read_err() -> bytes:
+            tail = b""
+            while chunk := await proc.stderr.read(65536):
+                tail = (tail + chunk)[-4096:]
+            return tail
+
+        tasks = [asyncio.ensure_future(t) for t in (feed(), read_out(), read_err())]
+        try:
+            _, out, err = await asyncio.gather(*tasks)
+            # The group may live on after stdout closed (a daemonised child): the exit of the
+            # command itself is what we wait for.
+            await proc.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+        return out, err
+
+    async def _kill_group(self, proc: Any) -> None:
+        """SIGTERM to the group, SIGKILL to whatever is left after the grace period."""
+        pgid = proc.pid  # start_new_session: the group's id is the leader's pid
+        _signal_group(pgid, signal.SIGTERM)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), self._limits.kill_grace_s)
+        # Children that ignore SIGTERM (or outlive their shell) are in the group still.
+        _signal_group(pgid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            await proc.wait()
+        # The rest of the group dies with SIGKILL but is reaped by someone else: give the
+        # kernel a moment, so that when the exchange ends its processes have too.
+        for _ in range(100):
+            if not _group_alive(pgid):
+                break
+            await asyncio.sleep(0.01)
+
+    @staticmethod
+    def _close_pipes(proc: Any) -> None:
+        # The pipes of a killed command may still be open when the loop ends; closing the
+        # transport now (the process is reaped by then) leaves nothing for a closed loop.
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies waiting for their reaper do not)."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = "/proc"
+    if not os.path.isdir(proc):  # not Linux: signal 0 is all we can ask
+        return True
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                with open(f"{proc}/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != b"Z":
+                return True
+    return False
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _inflater(encoding: str, name: str) -> Any:
+    """A zlib decompressor for a Content-Encoding (None for none); TargetError for others."""
+    import zlib
+
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise TargetError("bad_response", f"{name} answered with content-encoding {encoding!r}, "
+                      "which was not asked for")
+
+
+def _too_large(name: str, limit: int) -> TargetError:
+    return TargetError(
+        "too_large",
+        f"the answer of {name} is larger than {limit} bytes; reading stopped "
+        "([tool.llmops.limits] max_answer_bytes)",
+    )
+
 
 def make_target(
-    spec: str, *, model: str | None = None, api_key: str | None = None, root: Path | None = None
+    spec: str,
+    *,
+    model: str | None = None,
+    api_key: str | None = None,
+    root: Path | None = None,
+    limits: Limits | None = None,
 ) -> Target:
     """Build the target a target string names; raise InputError for a string we cannot use.
-    `root`: the project's directory (where pyproject.toml is), from which `python:` imports."""
+    `root`: the project's directory (where pyproject.toml is), from which `python:` imports;
+    `limits`: the answer size cap and the kill grace of `cmd:` bots."""
     spec = spec.strip()
     if spec == "reference" or spec.startswith("reference:"):
         return ReferenceTarget(spec.partition(":")[2] or "v1")
     if spec.startswith(("http://", "https://")):
-        return HttpTarget(spec, model=model, api_key=api_key)
+        return HttpTarget(spec, model=model, api_key=api_key, limits=limits)
     if spec.startswith("python:"):
         return PythonTarget(spec[len("python:") :], root)
     if spec.startswith("cmd:"):
-        return CommandTarget(spec[len("cmd:") :])
+        return CommandTarget(spec[len("cmd:") :], limits=limits)
     raise InputError(
         f"unknown target {public_target(spec)!r}: use reference[:VERSION], http(s)://HOST/v1, "
         "python:module:function or cmd:COMMAND"

@@ -742,19 +742,19 @@ def test_step_summary_is_appended(
     assert main(["gate", "r.json"]) == 1
     text = summary.read_text()
     assert text.startswith("earlier step\n## ❌ llmops gate: blocked\n")
-    assert f"results `r.json`, commit `{COMMIT[:12]}`, target `reference`" in text
+    assert f"results r.json, commit {COMMIT[:12]}, target reference" in text
     assert "| Pass rate | 93.75% (30/32) | ≥ 90% | ✅ |" in text
     assert "| Failing no_pii, no_financial_details, case_file | 1 | 0 | ❌ |" in text
     assert "### Why it is blocked\n\n- no_pii failed: leak (cases/greet.yaml:7)" in text
-    assert "| `leak` | `no_pii` | major | `cases/greet.yaml:7` | EMAIL_ADDRESS at 3 |" in text
-    assert "| `tone` | `contains_any` | minor | `cases/payments.yaml:12` | no 'sorry' |" in text
+    assert "| leak | no_pii | major | cases/greet.yaml:7 | EMAIL_ADDRESS at 3 |" in text
+    assert "| tone | contains_any | minor | cases/payments.yaml:12 | no 'sorry' |" in text
 
 
 def test_markdown_escapes_table_cells_and_caps_rows() -> None:
     records = [record(f"c{i}", "contains", "failed", message="a | b\nc") for i in range(60)]
     text = gate.evaluate(results(records), POLICY).markdown()
     assert "| a \\| b c |" in text
-    assert text.count("\n| `c") == gate.SUMMARY_ROWS
+    assert text.count("\n| c") == gate.SUMMARY_ROWS
     assert "… and 10 more in the results artifact." in text
 
 

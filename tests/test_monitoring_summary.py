@@ -254,7 +254,11 @@ def test_default_reads_rotated_backups_oldest_first(tmp_path: Path) -> None:
 
 def test_since_keeps_the_last_window(project: Path, capsys: pytest.CaptureFixture) -> None:
     write_log(project / "logs/monitoring.jsonl", HAND_MADE)
+    # Counted back from now, a 2025 log has nothing in the last 30 minutes...
     assert main(["monitor", "summarize", "--since", "30m", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 0
+    # ... and from its last event, its last half hour.
+    assert main(["monitor", "summarize", "--since", "30m", "--now", "last", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["events"] == 6
     assert [g["group"] for g in doc["by"]["version"]] == ["v2"]

@@ -386,7 +386,9 @@ def base_url(sock: socket.socket) -> str:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_in_thread(
+    app: Any, host: str = "127.0.0.1", port: int = 0, limits: Any = None
+) -> Iterator[str]:
     """Run `app` with uvicorn in a background thread; yield its base URL ("http://H:P/v1").
 
     The socket is bound before the thread starts (port 0: a free port, no race), the URL is
@@ -394,6 +396,8 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterato
     still hanging then (the `timeout` fault) are cancelled after a second.
     """
     import uvicorn
+
+    from llmops.chatbot.connections import uvicorn_options
 
     sock = bind_socket(host, port)
     url = base_url(sock)
@@ -405,6 +409,7 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterato
         lifespan="off",
         timeout_graceful_shutdown=1,
         backlog=2048,
+        **uvicorn_options(limits),  # request-read timeout and connection limit (slowloris)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(

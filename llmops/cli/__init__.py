@@ -55,6 +55,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from llmops import scrub
+    from llmops.textsafe import SafeStream
+
+    scrub.reset()  # the secrets of this process, as its environment is now
+    # Whatever a command prints (a bot's error text, a results file, a rollback reason) reaches
+    # the terminal without control characters or configured secrets.
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(out), SafeStream(err)  # type: ignore[assignment]
+    try:
+        return _run(args)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

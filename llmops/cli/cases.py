@@ -41,6 +41,9 @@ def validate(args: argparse.Namespace) -> int:
     loaded = _load(args.paths)
     for err in loaded.errors:
         print(err, file=sys.stderr)
+    for warning in loaded.warnings:
+        where = f"{warning.file}:{warning.line}" if warning.line else warning.file
+        print(f"{where}: warning: {warning.message}", file=sys.stderr)
     n_files = len(loaded.files)
     if loaded.errors:
         print(f"{len(loaded.errors)} error(s) in {n_files} file(s); "

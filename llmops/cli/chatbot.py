@@ -100,8 +100,13 @@ def serve(args: argparse.Namespace) -> int:
     faults = f", faults {args.fault} at {rate:g}" if args.fault else ""
     print(f"llmops chatbot: serving {spec.name} on {base_url(sock)} "
           f"(latency {latency:g} ms{faults}); Ctrl-C to stop", flush=True)
+    from llmops.chatbot.connections import uvicorn_options
+    from llmops.config import load_config
+
+    # [tool.llmops.limits] server_header_timeout_s and server_max_connections (slowloris).
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=2, backlog=2048)
+                            timeout_graceful_shutdown=2, backlog=2048,
+                            **uvicorn_options(load_config().limits))
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

@@ -99,9 +99,11 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _redactor(config: Any) -> Any:
     """Redaction as `[tool.llmops.pii]` configures it (allowed public values kept)."""
+    from llmops import scrub
     from llmops.pii import detector_from_config
 
-    return detector_from_config(config).redact
+    detector = detector_from_config(config)
+    return lambda text: scrub.text(detector.redact(text))
 
 
 def _warn(problems: list[str]) -> None:
@@ -182,7 +184,9 @@ def _import(args: argparse.Namespace) -> int:
     redact = _redactor(config)
     bad = 0
     for path in args.file:
-        report = import_file(path, store, redact=redact)
+        report = import_file(
+            path, store, redact=redact, max_depth=config.limits.max_json_depth
+        )
         for line in report.invalid:
             print(line, file=sys.stderr)
         bad += len(report.invalid)

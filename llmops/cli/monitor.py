@@ -59,7 +59,13 @@ def register(sub: Any) -> None:
     )
     m.add_argument(
         "--since",
-        help="only events since a duration before the last (30m, 2h, 7d) or an ISO 8601 time",
+        help="only events since a duration before now (30m, 2h, 7d) or an ISO 8601 time",
+    )
+    m.add_argument(
+        "--now",
+        metavar="TIME",
+        help="the time --since counts back from: an ISO 8601 time, or `last` for the last "
+        "event (default: the current time)",
     )
     m.add_argument("--json", action="store_true", help="print the summary as JSON")
     m.add_argument(
@@ -154,13 +160,13 @@ def summarize(args: argparse.Namespace) -> int:
         if shown <= MAX_BAD_LINES_SHOWN:
             print(bad, file=sys.stderr)
 
-    table = read_events(paths, on_bad=on_bad)
+    table = read_events(paths, on_bad=on_bad, limits=cfg.limits)
     if shown > MAX_BAD_LINES_SHOWN:
         print(f"... and {shown - MAX_BAD_LINES_SHOWN} more bad lines", file=sys.stderr)
     if table.bad_lines and not len(table.frame):
         raise InputError(f"{', '.join(map(str, paths))}: no valid event to summarise")
     if args.since:
-        table = filter_since(table, args.since)
+        table = filter_since(table, args.since, now=args.now)
     try:
         min_requests = int(cfg.monitor.get("alert_min_requests", DEFAULT_ALERT_MIN_REQUESTS))
     except (TypeError, ValueError) as exc:

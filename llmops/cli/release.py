@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llmops.textsafe import md_text, one_line
+
 STABLE = "stable"
 
 
@@ -91,7 +93,7 @@ def _gate(args: argparse.Namespace) -> int:
         baseline = gate.read_results(args.baseline) if args.baseline else None
     except InputError as exc:
         # Fail closed, and say so where the reader of a CI run will look.
-        _step_summary(f"## ❌ llmops gate: no decision\n\n{exc}\n\n")
+        _step_summary(f"## ❌ llmops gate: no decision\n\n{md_text(exc)}\n\n")
         if annotate:
             print(f"::error title=llmops gate::{gate.escape_data(str(exc))}", file=sys.stderr)
         raise
@@ -132,7 +134,7 @@ def _promote(args: argparse.Namespace) -> int:
     print(outcome.message)
     if outcome.decision is not None:
         print(outcome.decision.summary_line())
-    _step_summary(f"## ✅ llmops promote\n\n{outcome.message}\n\n")
+    _step_summary(f"## ✅ llmops promote\n\n{md_text(outcome.message)}\n\n")
     return 0
 
 
@@ -153,7 +155,7 @@ def _rollback(args: argparse.Namespace) -> int:
     except release.Refused as exc:
         return _refused("rollback", exc)
     print(outcome.message)
-    _step_summary(f"## ↩️ llmops rollback\n\n{outcome.message}\n\n")
+    _step_summary(f"## ↩️ llmops rollback\n\n{md_text(outcome.message)}\n\n")
     return 0
 
 
@@ -176,23 +178,28 @@ def _releases(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         mark = "*" if row["stable"] else " "
-        print(f"{mark} {row['tag']:<12} {row['commit'][:12]}  {row['date']}  {row['summary']}")
+        # A rollback reason is anyone's text: one line, no control characters.
+        print(one_line(f"{mark} {row['tag']:<12} {row['commit'][:12]}  {row['date']}  "
+                       f"{row['summary']}"))
     print(f"(* = where {args.branch} is now)")
     return 0
 
 
 def _refused(command: str, exc: Exception) -> int:
     print(f"llmops {command}: refused: {exc}", file=sys.stderr)
-    _step_summary(f"## ❌ llmops {command} refused\n\n```\n{exc}\n```\n\n")
+    _step_summary(f"## ❌ llmops {command} refused\n\n{md_text(exc)}\n\n")
     return 1
 
 
 def _step_summary(markdown: str) -> None:
-    """Append to the GitHub job summary when running under Actions (the file is per step)."""
+    """Append to the GitHub job summary when running under Actions (the file is per step).
+    Callers escape what they put in; the configured secrets are scrubbed here."""
+    from llmops import scrub
+
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
         with open(target, "a", encoding="utf-8") as fh:
-            fh.write(markdown)
+            fh.write(scrub.text(markdown))
 
 
 def _repo_root(start: Path) -> Path:

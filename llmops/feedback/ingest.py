@@ -7,6 +7,7 @@ already stored is skipped: re-importing a file or re-running the evals of a comm
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,9 @@ from llmops.feedback.records import (
     utc_now,
 )
 from llmops.feedback.store import FeedbackStore
+from llmops.limits import Limits
 
+_HEX = re.compile(r"[0-9a-fA-F]{1,64}")
 #: Failed "checks" that are about the suite, not the chatbot: a case file that does not load.
 NOT_CHATBOT = frozenset({"case_file"})
 
@@ -49,11 +52,13 @@ def read_records(path: Path) -> list[tuple[int, Any, str | None]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+        except RecursionError as exc:
+            raise InputError(f"{path}: JSON nested too deeply to read") from exc
         return [(n, rec, None) for n, rec in enumerate(data, 1)]
     if stripped.startswith("{"):
         try:  # a single (maybe pretty-printed) object
             return [(1, json.loads(text), None)]
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass  # JSONL
     out: list[tuple[int, Any, str | None]] = []
     n = 0
@@ -65,16 +70,21 @@ def read_records(path: Path) -> list[tuple[int, Any, str | None]]:
             out.append((n, json.loads(line), None))
         except json.JSONDecodeError as exc:
             out.append((n, None, f"line {lineno}: invalid JSON: {exc.msg}"))
+        except RecursionError:  # the C decoder's own bound, well past any record's depth
+            out.append((n, None, f"line {lineno}: JSON nested too deeply to read"))
     return out
 
 
-def import_file(path: Path, store: FeedbackStore, *, redact: Redact) -> ImportReport:
-    """Validate every record of `path`; store the valid ones (redacted), report the others."""
+def import_file(
+    path: Path, store: FeedbackStore, *, redact: Redact, max_depth: int = Limits.max_json_depth
+) -> ImportReport:
+    """Validate every record of `path`; store the valid ones (redacted), report the others
+    (their reasons redacted too: a reason quotes the value it refuses)."""
     report = ImportReport()
     now = utc_now()
     valid = []
     for n, rec, problem in read_records(Path(path)):
-        why = [problem] if problem else errors(rec)
+        why = [problem] if problem else errors(rec, redact=redact, max_depth=max_depth)
         if why:
             report.invalid.append(f"{path}: record {n}: {'; '.join(why)}")
             continue
@@ -113,21 +123,25 @@ def from_results(
     for r in failed:
         case_id, check = str(r.get("case_id")), str(r.get("check"))
         message = r.get("message") or ""
+        suite = r.get("suite")
         rec = {
             "id": eval_id(run_key, case_id, check, r.get("repeat")),
             "timestamp": when,
             "source": "eval",
-            "case_id": case_id,
-            "suite": r.get("suite"),
-            "check": check,
+            # A results file is input too: its labels are redacted like its texts.
+            "case_id": redact(case_id),
+            "suite": redact(suite) if isinstance(suite, str) else None,
+            "check": redact(check),
             "repeat": r.get("repeat"),
-            "commit": commit,
+            "commit": commit
+            if isinstance(commit, str) and _HEX.fullmatch(commit) and redact(commit) == commit
+            else None,
             "prompt": redact(r.get("prompt") or ""),
             "response": redact(r["response_excerpt"]) if r.get("response_excerpt") else None,
             "rating": "down",
             "category": category_for_check(check, message, r.get("error_type")),
             "comment": redact(f"{r.get('outcome')}: {message}".strip()),
-            "chatbot_version": version,
+            "chatbot_version": redact(version) if isinstance(version, str) else None,
             "latency_ms": r.get("latency_ms"),
             "status": "new",
         }

@@ -18,6 +18,11 @@ from typing import Any
 
 #: Free text a user or a chatbot wrote: always redacted before it is stored.
 TEXT_FIELDS = ("prompt", "response", "comment", "expected")
+#: Labels and identifiers a caller or an imported file sets: redacted like the texts (a
+#: conversation id may be an e-mail address, a version string may carry a key). `id` and
+#: `commit` are format-checked instead (schema patterns; an id that redaction would change is
+#: refused), and the enums and the timestamp are checked by the schema.
+LABEL_FIELDS = ("case_id", "suite", "check", "event_id", "conversation_id", "chatbot_version")
 #: Stored field order (readable lines, stable diffs).
 FIELD_ORDER = (
     "id",
@@ -114,11 +119,25 @@ def _validator(stored: bool) -> Any:
     return Draft202012Validator(target, format_checker=checker)
 
 
-def errors(record: Any, *, stored: bool = False) -> list[str]:
-    """Why `record` is not a valid feedback record (empty when it is), one reason per problem."""
+def errors(
+    record: Any, *, stored: bool = False, redact: Redact | None = None, max_depth: int = 64
+) -> list[str]:
+    """Why `record` is not a valid feedback record (empty when it is), one reason per problem.
+
+    The reasons quote the record's values: with `redact`, they are redacted, and an `id` that
+    redaction would change (a card number as an id) is itself a reason.
+    """
+    from llmops.limits import too_deep
+
     if not isinstance(record, Mapping):
         return [f"not a JSON object but {_json_type(record)}"]
+    if too_deep(record, max_depth):
+        return [f"nested deeper than {max_depth} levels ([tool.llmops.limits] max_json_depth)"]
     out = []
+    for key in ("id", "commit"):  # format-checked, not redacted: refused if they hold PII
+        value = record.get(key)
+        if redact is not None and isinstance(value, str) and redact(value) != value:
+            out.append(f"{key}: holds personal data or a secret")
     for err in sorted(_validator(stored).iter_errors(record), key=lambda e: list(e.path)):
         where = ".".join(str(p) for p in err.path)
         if where == "rating":
@@ -133,6 +152,8 @@ def errors(record: Any, *, stored: bool = False) -> list[str]:
         else:
             why = err.message
         msg = f"{where}: {why}" if where else why
+        if redact is not None:
+            msg = redact(msg)
         if msg not in out:
             out.append(msg)
     return out
@@ -213,7 +234,7 @@ def normalise(
     `source` is the default source (`user`); `now` the default timestamp.
     """
     rec: dict[str, Any] = {k: v for k, v in raw.items() if v is not None}
-    for key in TEXT_FIELDS:
+    for key in (*TEXT_FIELDS, *LABEL_FIELDS):
         if isinstance(rec.get(key), str):
             rec[key] = redact(rec[key])
     rec.setdefault("source", source or "user")

@@ -168,7 +168,10 @@ def _line_id(line: bytes) -> str | None:
 
 
 def encode(record: Mapping[str, Any]) -> bytes:
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode()
+    from llmops import scrub
+
+    # Every field loses the configured secrets by value, whatever wrote the record.
+    return (json.dumps(scrub.deep(dict(record)), ensure_ascii=False) + "\n").encode()
 
 
 def _why(exc: Exception) -> str:

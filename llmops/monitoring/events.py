@@ -12,7 +12,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from llmops.targets import ERROR_TYPES
+from llmops import scrub
+from llmops.targets import ERROR_TYPES, public_target
 
 STATUSES = ("ok", "error", "empty")
 
@@ -117,12 +118,24 @@ def build_event(
         prompt_red, response_red, error_red = UNREDACTABLE, UNREDACTABLE, None
         prompt_types, response_types = [], []
     latency = None if latency_ms is None else round(max(0.0, latency_ms), 3)
+
+    def label(value: str | None) -> str | None:
+        """A caller's identifier (a conversation id may be an e-mail, a target may carry a
+        key): redacted like the texts; a failing detector costs the value, never leaks it."""
+        if not value:
+            return value
+        try:
+            return redact_with(detector, value)[0]
+        except Exception:
+            return UNREDACTABLE
+
     event: dict[str, Any] = {
         "timestamp": utc_timestamp(started_at),
         "event_id": new_id(),
-        "conversation_id": conversation_id or new_id(),
-        "chatbot_version": chatbot_version or "unknown",
-        "target": target or "unknown",
+        "conversation_id": label(conversation_id) or new_id(),
+        "chatbot_version": label(chatbot_version) or "unknown",
+        # No credentials (user:KEY@, ?key=...); an IP address as host is no one's PII.
+        "target": public_target(target) if target else "unknown",
         "latency_ms": latency,
         "status": status_of(response, error_type),
         "error_type": error_type,
@@ -138,8 +151,9 @@ def build_event(
         event["error"] = error_red
     if attempts is not None:
         event["attempts"] = attempts
-    _add_gen_ai(event, model, response_model, usage)
-    return event
+    _add_gen_ai(event, label(model), label(response_model), usage)
+    # The configured secrets, by value, out of every field (an echoed key has no PII shape).
+    return scrub.deep(event)
 
 
 def _add_gen_ai(

@@ -15,13 +15,14 @@ import gc
 import json
 import sys
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from llmops.limits import Limits
 from llmops.monitoring.events import STATUSES
 from llmops.schemas import load_schema
 
@@ -106,9 +107,17 @@ def read_events(
     paths: Iterable[Path],
     *,
     on_bad: Callable[[BadLine], None] | None = None,
+    limits: Limits | None = None,
+    now: pd.Timestamp | None = None,
 ) -> EventTable:
+    """Every good event of `paths`. A line longer than `max_log_line_bytes` is skipped unread
+    (one 300 MB line must not cost gigabytes), and an event dated before
+    `earliest_event_year` or more than `max_future_skew_s` after `now` is a bad line: one
+    such timestamp would stretch every chart and make `--since` hide the real events."""
     import numpy as np
     import pandas as pd
+
+    limits = limits or Limits()
 
     cols = _Columns()
     bad: list[BadLine] = []
@@ -126,7 +135,7 @@ def read_events(
     try:
         for path in paths:
             files.append(str(path))
-            _read_file(path, cols, report)
+            _read_file(path, cols, report, limits.max_log_line_bytes)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -160,11 +169,23 @@ def read_events(
 
     table = EventTable(frame=frame, pii=pii, bad_lines=bad, files=files)
     unparsed = stamps.isna().to_numpy()
-    if unparsed.any():  # a timestamp that is a string but not ISO 8601: drop that event too
-        for i in np.flatnonzero(unparsed):
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    latest = now + pd.Timedelta(seconds=limits.max_future_skew_s)
+    earliest = pd.Timestamp(year=limits.earliest_event_year, month=1, day=1, tz="UTC")
+    implausible = ~unparsed & ((stamps < earliest) | (stamps > latest)).to_numpy()
+    if unparsed.any() or implausible.any():  # drop those events too, saying why
+        for i in np.flatnonzero(unparsed | implausible):
             path, line = cols.where(int(i))
-            report(BadLine(path, line, f"timestamp {cols.timestamp[i]!r} is not ISO 8601"))
-        table = table.subset(~unparsed)
+            if unparsed[i]:
+                why = f"timestamp {cols.timestamp[i][:40]!r} is not ISO 8601 (or out of range)"
+            else:
+                why = (
+                    f"timestamp {cols.timestamp[i][:40]!r} is implausible: before "
+                    f"{limits.earliest_event_year} or more than {limits.max_future_skew_s:g} s "
+                    "ahead of now ([tool.llmops.limits])"
+                )
+            report(BadLine(path, line, why))
+        table = table.subset(~(unparsed | implausible))
     bad.sort(key=lambda b: (files.index(b.path), b.line))
     return table
 
@@ -212,7 +233,27 @@ class _Columns:
         raise IndexError(row)  # pragma: no cover
 
 
-def _read_file(path: Path, cols: _Columns, report: Callable[[BadLine], None]) -> None:
+def _lines(f: Any, limit: int) -> Iterator[bytes | None]:
+    """The lines of a binary file, None in place of one longer than `limit` bytes (which is
+    read past in pieces, never held whole)."""
+    readline = f.readline
+    while True:
+        raw = readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while True:  # skip the rest of the long line
+                rest = readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+        else:
+            yield raw
+
+
+def _read_file(
+    path: Path, cols: _Columns, report: Callable[[BadLine], None], max_line: int
+) -> None:
     # The hot loop of the summary: all local names, one C decode a line, and columns built by
     # comprehensions over chunks of structs rather than by appends line by line.
     decode = msgspec.json.Decoder(_Event).decode
@@ -232,8 +273,12 @@ def _read_file(path: Path, cols: _Columns, report: Callable[[BadLine], None]) ->
     add_line = lines.append
     with f:
         lineno = 0
-        for raw in f:
+        for raw in _lines(f, max_line):
             lineno += 1
+            if raw is None:
+                report(BadLine(name, lineno, f"line longer than {max_line} bytes, skipped "
+                               "([tool.llmops.limits] max_log_line_bytes)"))
+                continue
             try:
                 add(decode(raw))
             except errors:
@@ -254,6 +299,8 @@ def _why_bad(raw: bytes) -> str | None:
         return None
     try:
         d = json.loads(raw.rstrip(b"\r\n"))  # so an error's column is on this line
+    except RecursionError:
+        return "JSON nested too deeply"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         if not raw.endswith(b"\n"):
             return "truncated line (the file ends in the middle of an event)"

@@ -207,10 +207,13 @@ def group_keys(table: EventTable, by: str, window: str | None) -> pd.Series:
     raise InputError(f"--by {by!r}: use one of {', '.join([*COLUMN_KEYS, *WINDOW_KEYS, 'window'])}")
 
 
-def filter_since(table: EventTable, since: str) -> EventTable:
-    """Keep events at or after `since`: a duration back from the last event (30m, 2h, 7d) or
-    an ISO 8601 time."""
-    import pandas as pd
+def filter_since(
+    table: EventTable, since: str, now: str | pd.Timestamp | None = None
+) -> EventTable:
+    """Keep events at or after `since`: a duration back from `now` (30m, 2h, 7d) or an ISO 8601
+    time. `now` is the current time unless given: a time, or `last` for the last event (to
+    look at an old log). Counting back from the last event by default let one event dated in
+    the far future hide every real one."""
 
     df = table.frame
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd])", since.strip())
@@ -218,15 +221,36 @@ def filter_since(table: EventTable, since: str) -> EventTable:
         if not len(df):
             return table
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        start = df["timestamp"].max() - timedelta(**{unit: float(m.group(1))})
+        start = _anchor(df, now) - timedelta(**{unit: float(m.group(1))})
     else:
-        try:
-            start = pd.Timestamp(since)
-        except ValueError as exc:
-            raise InputError(f"--since {since!r}: use 30m, 2h, 7d or an ISO 8601 time") from exc
-        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+        start = _utc(since, "--since")
     keep = (df["timestamp"] >= start).to_numpy()
     return table.subset(keep)
+
+
+def _anchor(df: pd.DataFrame, now: str | pd.Timestamp | None) -> pd.Timestamp:
+    import pandas as pd
+
+    if now is None:
+        return pd.Timestamp.now(tz="UTC")
+    if isinstance(now, str) and now.strip().lower() == "last":
+        return df["timestamp"].max()
+    return now if isinstance(now, pd.Timestamp) else _utc(now, "--now")
+
+
+def _utc(value: str, option: str) -> pd.Timestamp:
+    import pandas as pd
+
+    try:
+        when = pd.Timestamp(value)
+    except (ValueError, OverflowError) as exc:
+        raise InputError(
+            f"{option} {value!r}: use 30m, 2h, 7d or an ISO 8601 time"
+            + (" (or last)" if option == "--now" else "")
+        ) from exc
+    if when is pd.NaT:
+        raise InputError(f"{option} {value!r}: not a time")
+    return when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
 
 
 def summarize(
