@@ -406,12 +406,12 @@ def test_remote_refs_are_refused_and_never_fetched(ref: str, secret_server: Any,
 
 @pytest.fixture
 def endless_server() -> Iterator[str]:
-    """A chat-completions endpoint whose body never ends (1 MB chunks, for ever)."""
+    """A chat-completions endpoint whose body never ends (64 KB chunks, for ever)."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
-        chunk = b" " * (1 << 20)
+        chunk = b" " * (64 << 10)
         await send({"type": "http.response.body", "body": b'{"choices": [', "more_body": True})
         while True:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
