@@ -120,9 +120,18 @@ def test_every_config_table_is_documented() -> None:
     from llmops.config import Config
 
     tables = {f.name for f in dataclasses.fields(Config) if str(f.type).startswith("dict[")}
+    tables.add("limits")  # parsed into llmops.limits.Limits, not kept as a dict
     documented = {_codes(r[0])[0].removeprefix("[tool.llmops.").rstrip("]")
                   for r in _table("configuration.md", "## Tables under `[tool.llmops]`")}
     assert documented == tables, f"document [tool.llmops.X] for {sorted(tables ^ documented)}"
+
+
+def test_every_limit_is_documented_with_its_default() -> None:
+    from llmops.limits import Limits
+
+    rows = {_codes(r[0])[0]: r for r in _table("hostile-input.md", "## `[tool.llmops.limits]`")}
+    expected = {f.name: _default_text(f.default) for f in dataclasses.fields(Limits)}
+    assert {k: r[1].strip("`") for k, r in rows.items()} == expected
 
 
 def test_every_gate_key_is_documented_with_its_default() -> None:
