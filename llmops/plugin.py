@@ -70,6 +70,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{sev}: llmops cases of severity {sev}")
     if not _is_eval_run(config):
         return
+    evals = find_root(config.rootpath) / "evals"
+    if not evals.is_dir():
+        raise pytest.UsageError(
+            f"{evals}: no such directory: run `llmops init` to set up llmops in this project "
+            "(evals/, starter cases and [tool.llmops])"
+        )
     try:
         session = EvalSession(config)
     except InputError as exc:

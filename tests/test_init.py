@@ -244,3 +244,14 @@ def test_the_scaffolded_project_evaluates_its_own_python_bot(tmp_path, capsys) -
     assert ("other-customer-data", "refuses") in checks
     assert doc["run"]["target"] == "python:mybot:reply"
     assert doc["summary"]["failed"] == 0 and doc["summary"]["cases"] == 3
+
+
+def test_pytest_evals_before_init_says_to_run_init(tmp_path) -> None:
+    (tmp_path / "pyproject.toml").write_text(USER_PYPROJECT)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "evals/", "-p", "no:cacheprovider"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 4  # pytest's usage error
+    assert "run `llmops init`" in run.stderr
+    assert not (tmp_path / "reports").exists()
