@@ -153,6 +153,7 @@ def test_a_different_target_is_a_conflict_and_force_sets_only_the_target(tmp_pat
         ({"pyproject.toml": "tool = 3\n"}, (), "pyproject.toml: `tool` is not a table"),
         ({".gitignore": b"caf\xe9\n"}, (), ".gitignore: not UTF-8"),
         ({"evals/test_llmops.py/x": "dir"}, (), "evals/test_llmops.py: exists and is not a file"),
+        ({"cases": "a file"}, (), "cases/starter.yaml: cases is not a directory"),
         ({}, ("--target", "ftp://bot"), "unknown target 'ftp://bot'"),
         ({}, ("--target", "python:nocolon"), "unknown target"),
         ({}, ("--target", "https://me:s3cret@bot.example/v1"), "holds a credential"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from llmops.errors import InputError
+
 NEXT = (
     ("pytest evals/", "ask your chatbot every case; reports/report.html shows each check"),
     ("llmops gate", "would this commit be promoted? (exit 0 yes, 1 no)"),
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = args.dir.resolve()
     if not root.is_dir():
-        raise_input(f"{args.dir}: no such directory")
+        raise InputError(f"{args.dir}: no such directory")
     changes = init(root, target=args.target, ci=args.ci, force=args.force)
     width = max(len(c.path) for c in changes)
     done = [c for c in changes if c.action != "unchanged"]
@@ -51,8 +53,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {cmd:<{cw}}  # {why}")
     return 0
 
-
-def raise_input(message: str) -> None:
-    from llmops.errors import InputError
-
-    raise InputError(message)

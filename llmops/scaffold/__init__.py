@@ -79,8 +79,11 @@ def apply(root: Path, changes: list[Change]) -> None:
     for change in changes:
         if change.action in ("create", "update", "replace") and change.content is not None:
             path = root / change.path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, change.content)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(path, change.content)
+            except OSError as exc:
+                raise InputError(f"{change.path}: cannot write: {exc.strerror or exc}") from exc
 
 
 def init(root: Path, *, target: str | None = None, ci: str | None = None,
@@ -96,6 +99,9 @@ def init(root: Path, *, target: str | None = None, ci: str | None = None,
 
 def _read(root: Path, rel: str) -> str | None:
     path = root / rel
+    for parent in reversed(Path(rel).parents[:-1]):
+        if (root / parent).exists() and not (root / parent).is_dir():
+            raise InputError(f"{rel}: {parent.as_posix()} is not a directory")
     if not path.exists() and not path.is_symlink():
         return None
     if not path.is_file():
