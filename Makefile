@@ -10,7 +10,7 @@ EXTRAS ?= dev
 LLM_EXTRAS ?= dev,llm
 LLM_STAMP  := $(VENV)/.installed-llm
 
-.PHONY: setup setup-llm evals evals-llm test lint clean
+.PHONY: setup setup-llm evals evals-llm test lint mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,10 +51,24 @@ evals-llm: setup-llm
 # The project's own test suite, then lint.
 test: setup-llm
 	$(BIN)/pytest tests/ -q
-	$(BIN)/ruff check llmops evals tests benchmarks conftest.py
+	$(BIN)/ruff check llmops evals tests benchmarks mutation conftest.py
+
+# Mutation testing of the core (not part of `make test`: CPU-heavy, see docs/testing.md).
+# `make mutation MODULES="gate runner"` for some modules; ARGS="--survivors" re-runs only the
+# last run's survivors after new tests.
+MUTATION_STAMP := $(VENV)/.installed-mutation
+MODULES ?=
+ARGS ?=
+
+$(MUTATION_STAMP): $(LLM_STAMP)
+	$(BIN)/python -m pip install -qq -e ".[$(LLM_EXTRAS),mutation]"
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/python mutation/run.py $(ARGS) $(MODULES)
 
 lint: setup
-	$(BIN)/ruff check llmops evals tests benchmarks conftest.py
+	$(BIN)/ruff check llmops evals tests benchmarks mutation conftest.py
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.xml reports/*.json reports/llm

@@ -52,7 +52,8 @@ class RetryPolicy:
 async def ask(target: Target, messages: list[Message], policy: RetryPolicy) -> Exchange:
     """Ask once, retrying connection errors, 429 and 5xx; never other failures."""
     ex = Exchange(messages=messages)
-    for attempt in range(policy.retries + 1):
+    retries = max(0, policy.retries)  # a negative count still asks once: never an empty "ok"
+    for attempt in range(retries + 1):
         ex.attempts = attempt + 1
         start = time.perf_counter()
         try:
@@ -72,7 +73,7 @@ async def ask(target: Target, messages: list[Message], policy: RetryPolicy) -> E
             return ex
         ex.latency_ms = (time.perf_counter() - start) * 1000
         ex.error_type, ex.error = err.error_type, str(err)
-        if not err.retryable or attempt == policy.retries:
+        if not err.retryable or attempt == retries:
             break
         await asyncio.sleep(policy.delay(attempt, err))
     return ex

@@ -230,6 +230,8 @@ def test_max_p95_latency(p95: float | None, allowed: bool) -> None:
     assert decision.allowed is allowed
     if not allowed:
         assert [r.rule for r in decision.reasons] == ["max_p95_latency_ms"]
+        why = "was not measured" if p95 is None else "3000 ms is above"  # 3000.5 shows as 3000
+        assert decision.reasons[0].message == f"p95 latency {why} the limit 3000 ms"
 
 
 def test_max_error_rate_and_skips_do_not_count() -> None:
@@ -594,6 +596,7 @@ def test_gate_command_allows_with_exit_0(project: Path, capsys: pytest.CaptureFi
     assert main(["gate"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "llmops gate: ALLOWED  " + str(project / "reports/results.json")
+    assert out.splitlines()[1] == f"  commit {COMMIT}  target reference"
     assert "ok   Pass rate: 100% (10/10) (limit ≥ 90%)" in out
     assert "::error" not in out
 
@@ -814,3 +817,62 @@ def test_annotation_escaping_and_relative_paths(tmp_path: Path) -> None:
     rec = record("deep", "regex", "failed", file="cases/x.yaml", line=2)
     [line] = gate.evaluate(results([rec]), POLICY).annotations(tmp_path, base=tmp_path / "proj")
     assert line.startswith("::error file=proj/cases/x.yaml,line=2,")
+
+
+@pytest.mark.parametrize(("length", "cut"), [(gate.EXCERPT_CHARS, False), (201, True)])
+def test_messages_are_one_bounded_line(length: int, cut: bool) -> None:
+    text = ("word " * 100)[: length - 4] + "\n end"  # a line break inside, `length` characters
+    rec = record("long", "contains", "failed", message=text)
+    [annotation] = gate.evaluate(results([rec]), POLICY).annotations()
+    shown = annotation.split("::", 2)[2].removeprefix("long contains: ")
+    flat = " ".join(text.split())
+    if cut:
+        assert shown == flat[: gate.EXCERPT_CHARS - 1] + "…"
+        assert len(shown) == gate.EXCERPT_CHARS
+    else:
+        assert shown == flat
+
+
+def test_markdown_caps_the_reasons_too() -> None:
+    records = [record(f"leak-{i}", "no_pii", "failed", message="EMAIL_ADDRESS") for i in range(53)]
+    text = gate.evaluate(results(records), gate.Policy(min_pass_rate=None)).markdown()
+    assert text.count("\n- no_pii failed: leak-") == gate.SUMMARY_ROWS
+    assert "\n- … and 3 more\n" in text
+
+
+def test_exactly_a_full_summary_has_no_more_line() -> None:
+    records = [record(f"leak-{i}", "no_pii", "failed") for i in range(gate.SUMMARY_ROWS)]
+    text = gate.evaluate(results(records), gate.Policy(min_pass_rate=None)).markdown()
+    assert text.count("\n- no_pii failed: leak-") == gate.SUMMARY_ROWS
+    assert "more" not in text
+
+
+def test_metrics_count_every_outcome() -> None:
+    records = [
+        *passing(6),
+        record("f1", "contains", "failed"),
+        record("f2", "regex", "failed"),
+        record("e1", "contains", "error"),
+        record("s1", "contains", "skipped"),
+        record("cases/bad.yaml", "case_file", "error", "critical", line=1),
+    ]
+    metrics = gate.evaluate(results(records, p95=321.0), POLICY).metrics
+    assert metrics == {
+        "checks": 11,
+        "counted": 10,
+        "passed": 6,
+        "failed": 2,
+        "errors": 1,
+        "skipped": 1,
+        "pass_rate": 0.6,
+        "error_rate": 0.1,
+        "p95_latency_ms": 321.0,
+    }
+
+
+def test_a_run_without_a_commit_names_none() -> None:
+    decision = gate.evaluate(results(passing(), git_commit=None), POLICY)
+    assert decision.lines()[0] == "llmops gate: ALLOWED"
+    assert not decision.lines()[1].startswith("  commit")
+    assert "commit" not in decision.markdown().split("| Rule")[0]
+    assert decision.to_dict()["commit"] is None

@@ -62,14 +62,14 @@ def test_faults_are_classified_and_retried_by_rule(
     url = chatbot_server("v1", fault=fault, fault_rate=1.0, retry_after_s=0)
     policy = RetryPolicy(retries=2, timeout_s=1.0, backoff_s=0.01, backoff_max_s=0.05)
     ex = ask_http(url, policy)
-    assert ex.error_type == error_type
+    assert ex.error_type == error_type and ex.ok is False
     assert ex.attempts == attempts
     assert ex.response is None
 
 
 def test_empty_content_is_an_answer_not_an_error(chatbot_server) -> None:
     ex = ask_http(chatbot_server("v1", fault="empty", fault_rate=1.0))
-    assert ex.ok and ex.response == ""
+    assert ex.ok is True and ex.response == ""
 
 
 def test_4xx_is_never_retried(chatbot_server) -> None:
@@ -206,6 +206,28 @@ def test_no_retries_means_one_attempt_and_no_wait(monkeypatch: pytest.MonkeyPatc
     target = Flaky(clock, [limited(), limited()], took=[0.1, 0.1])
     ex = asyncio.run(ask(target, MSG, RetryPolicy(retries=0)))
     assert (ex.error_type, ex.attempts, target.calls, clock.sleeps) == ("rate_limited", 1, 1, [])
+
+
+def test_a_negative_retry_count_still_asks_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(monkeypatch)
+    ex = asyncio.run(ask(Flaky(clock, [], took=[0.01]), MSG, RetryPolicy(retries=-2)))
+    assert (ex.ok, ex.response, ex.attempts) == (True, "ok", 1)
+    ex = asyncio.run(ask(Flaky(clock, [limited()], took=[0.01]), MSG, RetryPolicy(retries=-2)))
+    assert (ex.ok, ex.error_type, ex.attempts, clock.sleeps) == (False, "rate_limited", 1, [])
+
+
+def test_retry_policy_defaults_match_the_configuration_and_are_frozen() -> None:
+    import dataclasses
+
+    from llmops.config import DEFAULTS
+
+    policy = RetryPolicy()
+    assert (policy.retries, policy.timeout_s) == (DEFAULTS["retries"], DEFAULTS["timeout_s"])
+    assert (policy.retries, policy.timeout_s, policy.backoff_s, policy.backoff_max_s) == (
+        2, 30.0, 0.25, 8.0
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.retries = 5  # type: ignore[misc]  # shared by every concurrent ask
 
 
 def test_a_failure_that_is_not_retryable_is_asked_once(monkeypatch: pytest.MonkeyPatch) -> None:
