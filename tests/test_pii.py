@@ -270,3 +270,64 @@ def test_redact_removes_every_occurrence_of_a_found_value() -> None:
 def test_redact_keeps_text_without_findings() -> None:
     text = "Nothing to see here, version 1.2.3 on 2024-01-01."
     assert redact(text) == text
+
+
+# --- issue 15: phone cues, IBAN and card forms, product thresholds, context across lines -------
+
+ISSUE_15_POSITIVES = [
+    ("Phone: 451 5986", "PHONE_NUMBER", "451 5986"),  # a local number after a phone cue
+    ("Can someone call me on 9472 7916?", "PHONE_NUMBER", "9472 7916"),
+    ("Personal info:\nPhone:\n467 3395\n\nE-mail: x@example.com", "PHONE_NUMBER", "467 3395"),
+    ("They're not answering at 78 651 450", "PHONE_NUMBER", "78 651 450"),
+    ("Desk: +1-903-140-4508x769", "PHONE_NUMBER", "+1-903-140-4508x769"),  # no NANP exchange 140
+    ("Fax 001-748-088-2851 x818", "PHONE_NUMBER", "001-748-088-2851 x818"),
+    ("Ring +46 8 123 456 78 for Stockholm", "PHONE_NUMBER", "+46 8 123 456 78"),
+    ("Our Oslo desk: 0047 22 12 34 56", "PHONE_NUMBER", "0047 22 12 34 56"),
+    ("I placed an online order but got no text on my registered 905-674-3793.",
+     "PHONE_NUMBER", "905-674-3793"),
+    ("my iban is gb42nawi04454264788619", "IBAN_CODE", "gb42nawi04454264788619"),
+    ("IBAN NO 93 8601 1117 947 please", "IBAN_CODE", "NO 93 8601 1117 947"),
+    ("IBAN NO.93.8601.1117.947 please", "IBAN_CODE", "NO.93.8601.1117.947"),
+    ("What is the limit for card 501864667909?", "CREDIT_CARD", "501864667909"),
+    ("Card:\n4111\n1111\n1111\n1111\nthanks", "CREDIT_CARD", "4111\n1111\n1111\n1111"),
+    ("Your reference 4111 1111 1111 1111", "CREDIT_CARD", "4111 1111 1111 1111"),
+    ("Ticket 536-90-4399 is closed", "US_SSN", "536-90-4399"),
+    ("your savings account is:\n$13.60 million", "ACCOUNT_BALANCE", "$13.60"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "kind", "value"), ISSUE_15_POSITIVES)
+def test_issue_15_finds(text: str, kind: str, value: str) -> None:
+    assert (kind, value) in found(text)
+
+
+ISSUE_15_NEGATIVES = [
+    "The interest rate is 18.53% for balances above $5,000.",
+    "Balances over $10,000 earn a bonus rate.",
+    "Keep a minimum balance of $300 to avoid the fee.",
+    "Order 501864667909 has shipped.",  # 12 digits, Luhn-valid, but no card cue
+    "I'd like a taxi to 14 3684 Court Street. Please call me when you're here.",
+    "Please return it to 94941 2505 Heatherleigh Suite 620.",
+    "Zip 94043\n2015 was the year.",
+    "Call 3 times a day for 20 minutes.",
+]
+
+
+@pytest.mark.parametrize("text", ISSUE_15_NEGATIVES)
+def test_issue_15_stays_quiet(text: str) -> None:
+    assert found(text) == []
+
+
+def test_a_run_holding_several_values_is_segmented() -> None:
+    text = "415-555-2671-4111-1111-1111-1111"
+    assert found(text) == [
+        ("PHONE_NUMBER", "415-555-2671"),
+        ("CREDIT_CARD", "4111-1111-1111-1111"),
+    ]
+    assert redact(text) == "<PHONE_NUMBER>-<CREDIT_CARD>"
+
+
+def test_an_account_cue_still_claims_a_checksum_valid_number() -> None:
+    assert found("My account number is 63473448586787.") == [
+        ("US_BANK_NUMBER", "63473448586787")
+    ]

@@ -97,6 +97,11 @@ GROWING: dict[str, Callable[[int], str]] = {
     "colons": lambda n: "1:a:" * (n // 4),
     "sentence digits": lambda n: ". 1" * (n // 3),
     "words with digits": lambda n: "a1 " * (n // 3),
+    # Through the normaliser first: markup, invisible characters, other scripts, lines.
+    "markup around digits": lambda n: "<b>4111</b> **1111** card " * (n // 26),
+    "disguised digits": lambda n: "\u0664\u200b\uff11\u2013\u0967 x " * (n // 8),
+    "digits on lines": lambda n: "call\n4155\n5526 " * (n // 16),
+    "spelled digits": lambda n: "four one five five five five two six seven one. " * (n // 48),
 }
 
 
