@@ -207,3 +207,20 @@ def test_prose_is_left_alone() -> None:
         "Zip 94043\n650 253 0000 is not on this line",
     ):
         assert [f.type for f in d.scan(text) if f.type != "PHONE_NUMBER"] == [], text
+
+
+def test_the_fast_path_knows_every_character_the_map_changes() -> None:
+    """`normalize` skips its per-character pass for text that NFKC leaves alone and that has
+    none of `_CHANGED`'s characters: the list must hold every such character of the BMP."""
+    import unicodedata
+
+    from llmops.pii.normalize import _CHANGED, char_map
+
+    missing = []
+    for cp in range(0x80, 0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        c = chr(cp)
+        if unicodedata.normalize("NFKC", c) == c and char_map(c) != c and not _CHANGED.match(c):
+            missing.append(f"U+{cp:04X}")
+    assert missing == []

@@ -62,6 +62,10 @@ print(json.dumps({{
     "findings": [[[f.type, f.start, f.end, f.score] for f in plain.scan(t)] for t in texts],
     "redacted": [pii.redact(t) for t in texts],
     "allowed": [allowing.redact(t) for t in texts],
+    "echoed": [
+        [[f.type, f.start, f.end, f.score] for f in plain.scan(t, context=texts[i - 3 : i])]
+        for i, t in enumerate(texts[:600])
+    ],
 }}))
 """
 
@@ -73,7 +77,7 @@ def test_compiled_and_pure_python_find_and_redact_the_same() -> None:
     assert compiled["backend"] == "compiled" and compiled["file"].endswith(ABI)
     assert pure["backend"] == "python" and pure["file"].endswith(".py")
     assert sum(map(len, pure["findings"])) > 1000  # the corpus is full of PII: a real test
-    for key in ("findings", "redacted", "allowed"):
+    for key in ("findings", "redacted", "allowed", "echoed"):
         assert len(compiled[key]) == len(pure[key]), key
         diffs = [i for i, (a, b) in enumerate(zip(compiled[key], pure[key], strict=True)) if a != b]
         assert not diffs, (key, diffs[:5])

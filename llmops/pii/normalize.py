@@ -34,6 +34,24 @@ _CHAR_CACHE: dict[str, str] = {}
 _DASHES: Final = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2043")
 _FULL_STOPS: Final = frozenset("\u3002\uff61\ufe12")
 _NON_ASCII: Final = re.compile(r"[^\x00-\x7f]")
+# Characters of the Basic Multilingual Plane that `char_map` changes although NFKC leaves them
+# alone: format characters, dashes, "。", decimal digits of other scripts (a test checks this
+# list against `char_map` over the plane). With `unicodedata.is_normalized`, one search for
+# them tells most non-ASCII text (accented names) that it needs nothing. BMP ranges only: the
+# regex engine tests a class with ranges beyond the plane range by range, 100x slower; text
+# with a character beyond it (emoji, mathematical digits) takes the per-character path.
+_CHANGED: Final = re.compile(
+    "["
+    "\u0085\u00ad\u0600-\u0605\u061c\u0660-\u0669\u06dd\u06f0-\u06f9\u070f\u07c0-\u07c9"
+    "\u0890-\u0891\u08e2\u0966-\u096f\u09e6-\u09ef\u0a66-\u0a6f\u0ae6-\u0aef\u0b66-\u0b6f"
+    "\u0be6-\u0bef\u0c66-\u0c6f\u0ce6-\u0cef\u0d66-\u0d6f\u0de6-\u0def\u0e50-\u0e59"
+    "\u0ed0-\u0ed9\u0f20-\u0f29\u1040-\u1049\u1090-\u1099\u1680\u17e0-\u17e9\u180e"
+    "\u1810-\u1819\u1946-\u194f\u19d0-\u19d9\u1a80-\u1a89\u1a90-\u1a99\u1b50-\u1b59"
+    "\u1bb0-\u1bb9\u1c40-\u1c49\u1c50-\u1c59\u200b-\u2010\u2012-\u2015\u2028-\u202e\u2043"
+    "\u2060-\u2064\u2066-\u206f\u2212\u3002\ua620-\ua629\ua8d0-\ua8d9\ua900-\ua909"
+    "\ua9d0-\ua9d9\ua9f0-\ua9f9\uaa50-\uaa59\uabf0-\uabf9\ufeff\ufff9-\ufffb"
+    "]"
+)
 
 
 def char_map(c: str) -> str:
@@ -116,9 +134,12 @@ _DIGIT_WORD: Final = re.compile(rf"(?:{_WORD_ALT})", re.IGNORECASE)
 # Counted in a text before the spelled-out pattern runs ("oh" is too common a syllable; a run of
 # six has at least one other word).
 _HINT_WORDS: Final = tuple(w for w in _DIGIT_WORDS if w != "oh")
-# Characters that start an edit of `_EDIT` other than a line break (tested with `in`, which is
-# a memchr in C: most texts have none of them, and then `_EDIT` does not run at all).
-_TRIGGERS: Final = ("<", "*", "`", "~", "_", "\t", "&", "%", " @", "@ ")
+_FIRST_HINTS: Final = ("two", "three", "four", "five", "six")
+# A character beyond the Basic Multilingual Plane (see `_CHANGED`).
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+# The characters an edit of `_EDIT` starts with: one class, so one search in C tells most
+# texts that `_EDIT` need not run.
+_TRIGGER: Final = re.compile(r"[<*`~_\t&%@]")
 # A line break before a digit, for `_split_edits`.
 _BREAK_DIGIT: Final = re.compile(r"\n[ \t]{0,3}[0-9]")
 
@@ -144,7 +165,11 @@ def normalize(text: str) -> Normal | None:
     """The text as the detector should read it, or None when that is the text itself."""
     first: Normal | None = None
     work = text
-    if not text.isascii():
+    if not text.isascii() and (
+        _ASTRAL.search(text) is not None
+        or not unicodedata.is_normalized("NFKC", text)
+        or _CHANGED.search(text) is not None
+    ):
         edits: list[Edit] = []
         for m in _NON_ASCII.finditer(text):
             c = m.group()
@@ -168,10 +193,8 @@ def normalize(text: str) -> Normal | None:
 
 def _ascii_edits(text: str) -> list[Edit]:
     edits: list[Edit] = []
-    for t in _TRIGGERS:
-        if t in text:
-            _markup_edits(text, edits)
-            break
+    if _TRIGGER.search(text) is not None:
+        _markup_edits(text, edits)
     if "\n" in text:
         _split_edits(text, edits)
     low = text.lower()
@@ -235,8 +258,15 @@ def _markup_edits(text: str, edits: list[Edit]) -> None:
 
 
 def _spelled_hint(low: str) -> bool:
-    """Could six digit words stand in a row here? Their letters must be there six times at
-    least: substring counts in C (a regex would try its alternatives at every letter)."""
+    """Could six digit words stand in a row here? Substring tests in C (a regex would try its
+    alternatives at every letter). First the words of 2-6, rare in other words: a spelled-out
+    number without any of them (only 0, 1, 7, 8, 9: one in 2^n numbers of n digits) is not
+    looked for. Then the letters of six digit words at least."""
+    for w in _FIRST_HINTS:
+        if w in low:
+            break
+    else:
+        return False
     n = 0
     for w in _HINT_WORDS:
         n += low.count(w)
