@@ -122,6 +122,7 @@ def test_every_schema_expectation_has_a_check() -> None:
         ("regex", r"Example Bank", "welcome to example bank", False, True),
         ("regex", r"Example Bank", "welcome to example bank", True, False),
         ("regex", r"Example Bank", "Welcome to Example Bank", True, True),
+        ("regex", r"\d+ Business Days", "in 3 Business Days", True, True),
         ("not_regex", r"GUARANTEED", "returns are guaranteed", False, False),
         ("not_regex", r"GUARANTEED", "returns are guaranteed", True, True),
         ("not_regex", r"GUARANTEED", "returns are GUARANTEED", True, False),
@@ -231,3 +232,13 @@ def test_registry_describes_each_check() -> None:
     assert CHECKS["no_pii"].family == "pii"
     assert CHECKS["contains_any"].key == "contains_any"
     assert CHECKS["refuses"].description.startswith("the answer refuses")
+    assert "fn=" not in repr(CHECKS["no_pii"])  # the report shows checks, not function objects
+
+
+def test_verdicts_and_checks_are_values() -> None:
+    import dataclasses
+
+    verdict = judge("contains", case(contains="x"), ex("y"), CTX)
+    for value, name in [(verdict, "passed"), (CHECKS["no_pii"], "fn")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)

@@ -532,6 +532,8 @@ def test_read_results_keeps_the_digest(tmp_path: Path) -> None:
 
     assert loaded.digest == hashlib.sha256(path.read_bytes()).hexdigest()
     assert loaded.commit == COMMIT
+    assert loaded.records == loaded.data["results"] and len(loaded.records) == 10
+    assert loaded.path == path
 
 
 @pytest.mark.parametrize(
@@ -559,8 +561,24 @@ def test_schema_error_names_the_record(tmp_path: Path) -> None:
 
 
 def test_a_directory_is_unreadable(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read results"):
+    with pytest.raises(InputError) as info:
         gate.read_results(tmp_path)
+    assert str(info.value) == f"{tmp_path}: cannot read results: Is a directory"
+
+
+def test_decisions_and_policies_cannot_be_altered() -> None:
+    """The policy, the results and each rule and reason are values: nobody edits a verdict."""
+    import dataclasses
+
+    decision = gate.evaluate(results([record("x", "no_pii", "failed")]), POLICY)
+    for value, name in [
+        (POLICY, "min_pass_rate"),
+        (decision.rules[0], "ok"),
+        (decision.reasons[0], "message"),
+        (gate.Results({}, Path("r.json"), "0"), "digest"),
+    ]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)
 
 
 # -- the command -----------------------------------------------------------------------------------
@@ -745,7 +763,9 @@ def test_step_summary_is_appended(
     assert main(["gate", "r.json"]) == 1
     text = summary.read_text()
     assert text.startswith("earlier step\n## ❌ llmops gate: blocked\n")
-    assert f"results r.json, commit {COMMIT[:12]}, target reference" in text
+    digest = gate.read_results(project / "r.json").digest
+    meta = f"results r.json, commit {COMMIT[:12]}, target reference, sha256 `{digest[:16]}…`"
+    assert meta in text
     assert "| Pass rate | 93.75% (30/32) | ≥ 90% | ✅ |" in text
     assert "| Failing no_pii, no_financial_details, case_file | 1 | 0 | ❌ |" in text
     assert "### Why it is blocked\n\n- no_pii failed: leak (cases/greet.yaml:7)" in text
@@ -817,6 +837,12 @@ def test_annotation_escaping_and_relative_paths(tmp_path: Path) -> None:
     rec = record("deep", "regex", "failed", file="cases/x.yaml", line=2)
     [line] = gate.evaluate(results([rec]), POLICY).annotations(tmp_path, base=tmp_path / "proj")
     assert line.startswith("::error file=proj/cases/x.yaml,line=2,")
+    # without a repository root an absolute path stays absolute; outside the root too
+    rec = record("abs", "regex", "failed", file=str(tmp_path / "cases" / "y.yaml"), line=5)
+    [line] = gate.evaluate(results([rec]), POLICY).annotations()
+    assert line.startswith(f"::error file={tmp_path.as_posix()}/cases/y.yaml,line=5,")
+    [line] = gate.evaluate(results([rec]), POLICY).annotations(tmp_path / "elsewhere")
+    assert line.startswith(f"::error file={tmp_path.as_posix()}/cases/y.yaml,line=5,")
 
 
 @pytest.mark.parametrize(("length", "cut"), [(gate.EXCERPT_CHARS, False), (201, True)])
