@@ -464,6 +464,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     es = _session(item.config)
     if es is None:
         return report
+    _neutralise(report)
     run = _run_of(item)
     if run is not None:
         _record_check(es, item, run, report)
@@ -473,6 +474,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             for message in file_and_errors[1]:
                 es.add(results.file_error_record(file_and_errors[0], None, message))
     return report
+
+
+def _neutralise(report: Any) -> None:
+    """The last line of defence for what an eval run prints and puts in junit.xml and
+    report.html: a failure's text (from a check of ours or a test of the user's) with a
+    configured secret or a control character in it is replaced by its scrubbed, printable
+    form. (Our own messages are built clean; this catches an exception's text.)"""
+    if not report.failed or report.longrepr is None:
+        return
+    text = str(report.longrepr)
+    clean = scrub.text(printable(text))
+    if clean != text:
+        report.longrepr = clean
 
 
 def _record_check(es: EvalSession, item: pytest.Item, run: CaseRun, report: Any) -> None:

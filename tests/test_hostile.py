@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -515,6 +516,29 @@ def test_hung_cmd_run_ends_and_leaves_no_orphan(proj: Callable[..., Path], tmp_p
     assert [p for p in map(int, pids.read_text().split()) if alive(p)] == []
 
 
+def test_ctrl_c_kills_the_bots_process_groups(proj: Callable[..., Path], tmp_path: Path) -> None:
+    """6a+ (issue 13 item 3): Ctrl-C during a run leaves no `cmd:` bot running."""
+    root = proj({"good.yaml": GOOD + "  - id: second\n    prompt: And my PIN?\n"})
+    pids = tmp_path / "intpids"
+    bot = f"echo $$ >> {pids}; sleep 300 & echo $! >> {pids}; wait"
+    with open(tmp_path / "int.out", "wb") as out:
+        proc = subprocess.Popen(evals("--target", f"cmd:{bot}", "--timeout", "120"), cwd=root,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        for _ in range(ENDS_WITHIN_S * 10):  # until both bots have started their sleep
+            if pids.exists() and len(pids.read_text().split()) >= 4:
+                break
+            time.sleep(0.1)
+        started = [int(p) for p in pids.read_text().split()]
+        assert len(started) == 4 and all(alive(p) for p in started)
+        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to pytest
+        proc.wait(ENDS_WITHIN_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert [p for p in started if alive(p)] == []
+
+
 def test_blocked_sync_python_target_is_abandoned(proj: Callable[..., Path]) -> None:
     """6c: a sync python: target blocked for ever: the run ends and says so."""
     root = proj({"good.yaml": GOOD}, files={
@@ -741,6 +765,20 @@ def test_secrets_pii_and_escapes_reach_no_artifact(proj: Callable[..., Path], ec
         assert "\r" not in text.replace("\r\n", "\n"), name
     assert "<img" not in outputs["summary"]
     assert "::error " in outputs["gate"]  # the annotations were printed, and held nothing
+
+
+def test_a_users_own_eval_test_cannot_leak_the_key(proj: Callable[..., Path]) -> None:
+    """10+/12+ (addition): an exception of the user's own eval test quoting the key, with
+    escapes: scrubbed and neutralised in the terminal, junit.xml and report.html."""
+    root = proj({"good.yaml": GOOD}, files={"evals/test_mine.py": (
+        "import os\n\ndef test_mine(llmops_session):\n"
+        "    raise AssertionError('key ' + os.environ['LLMOPS_API_KEY'] + ' \\x1b[2J')\n")})
+    ran = run_bounded(evals("--target", "python:bot:reply"), root,
+                      env={"LLMOPS_API_KEY": AZURE_KEY})
+    assert ran.returncode == 1
+    assert "test_mine" in ran.stdout
+    for name, text in {**artifacts(root), "terminal": ran.stdout + ran.stderr}.items():
+        assert AZURE_KEY not in text and "\x1b" not in text, name
 
 
 def test_key_in_url_and_query_is_scrubbed(proj: Callable[..., Path], echo_server: Echo) -> None:
