@@ -231,7 +231,7 @@ class EvalSession:
             if target.preferred_concurrency and not self.explicit_concurrency:
                 conc = target.preferred_concurrency
             self.concurrency_used = conc
-            write(f"llmops: asking {len(runs)} case run(s) of {target.name} "
+            write(f"llmops: asking {len(runs)} case run(s) of {one_line(target.name)} "
                   f"(concurrency {conc}, timeout {self.cfg.timeout_s:g} s)")
             try:
                 got = await ask_all(
@@ -254,9 +254,9 @@ class EvalSession:
             write(self.abandoned_note())
 
     def abandoned_note(self) -> str:
-        return (f"llmops: {self.abandoned} timed-out call(s) of {self.target_name} could not be "
-                "stopped and were abandoned (their threads were left running; the run did not "
-                "wait for them)")
+        return (f"llmops: {self.abandoned} timed-out call(s) of {one_line(self.target_name)} "
+                "could not be stopped and were abandoned (their threads were left running; the "
+                "run did not wait for them)")
 
     def redact(self, text: str, context: tuple[str, ...] = ()) -> str:
         """Redact with this run's allowlist, and scrub the run's secrets by value; memoized,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from llmops import scrub
 from llmops.targets import ERROR_TYPES, public_target
+from llmops.textsafe import one_line
 
 STATUSES = ("ok", "error", "empty")
 
@@ -193,17 +194,18 @@ def to_text_line(event: Mapping[str, Any], excerpt: int = 160) -> str:
         event["timestamp"],
         f"{event['status'].upper():<5}",
         f"{latency:>9.1f}ms" if isinstance(latency, (int, float)) else "        -ms",
-        f"version={event['chatbot_version']}",
-        f"target={event['target']}",
-        f"conversation={event['conversation_id']}",
-        f"event={event['event_id']}",
+        # Labels a caller sets: one line, no control characters (someone will `cat` this log).
+        f"version={one_line(event['chatbot_version'])}",
+        f"target={one_line(event['target'])}",
+        f"conversation={one_line(event['conversation_id'])}",
+        f"event={one_line(event['event_id'])}",
     ]
     if event.get("error_type"):
-        parts.append(f"error={event['error_type']}")
+        parts.append(f"error={one_line(event['error_type'])}")
     if event.get("slow"):
         parts.append("slow")
     if event.get("pii_types"):
-        parts.append("pii=" + ",".join(event["pii_types"]))
+        parts.append("pii=" + one_line(",".join(event["pii_types"])))
     for key, label in (("prompt_redacted", "prompt"), ("response_redacted", "response")):
         text = event.get(key)
         if text is not None:
