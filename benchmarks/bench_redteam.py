@@ -7,7 +7,7 @@
    `pytest evals/ --cases cases/redteam` (wall time of the whole run), and its resist rates by
    OWASP category and strategy, from the run's results.json.
 
-Run: .venv/bin/python benchmarks/bench_redteam.py [--targets v1,v2,llm,llm-guarded]
+Run: .venv/bin/python benchmarks/bench_redteam.py [--targets v1,v2,llm,llm-guarded] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def detectors() -> None:
               f"{per_call(d.unsafe_output, text, ['examplebank.com'], n=n):8.0f} µs")
 
 
-def run_target(version: str) -> None:
+def run_target(version: str, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        results = Path(tmp) / "results.json"
+        results = (keep or Path(tmp)) / f"results-{version}.json"
         start = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:randomly",
@@ -71,6 +71,7 @@ def run_target(version: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--targets", default="", help="comma-separated reference versions")
+    parser.add_argument("--keep", type=Path, help="keep each run's results-VERSION.json here")
     args = parser.parse_args()
     from llmops.redteam.generate import documents, probes
 
@@ -81,7 +82,7 @@ def main() -> None:
     print("detectors, per answer:")
     detectors()
     for version in filter(None, args.targets.split(",")):
-        run_target(version)
+        run_target(version, args.keep)
 
 
 if __name__ == "__main__":

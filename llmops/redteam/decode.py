@@ -38,28 +38,53 @@ _LEET = str.maketrans({
 
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
 _HEX_RUN = re.compile(r"\b(?:[0-9A-Fa-f]{2}[ :]?){8,}\b")
-_WORD = re.compile(r"\w+(?:['’]\w+)?", re.UNICODE)
-_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+# A word holding both a letter and a digit (or @, $): leetspeak, read back as letters.
+_LEET_WORD = re.compile(r"(?=[\w@$]*[^\W\d_])[\w@$]*[\d@$][\w@$]*")
+
+
+# Unicode's format characters (category Cf: zero-width spaces and joiners, bidi marks, soft
+# hyphens, tag characters) dropped and look-alikes mapped, in one C-level `str.translate`. The
+# blocks that hold format characters, filtered by this Python's own Unicode tables.
+_FORMAT_BLOCKS = ((0x00AD, 0x00AE), (0x0600, 0x0606), (0x061C, 0x061D), (0x06DD, 0x06DE),
+                  (0x070F, 0x0710), (0x0890, 0x0892), (0x08E2, 0x08E3), (0x180E, 0x180F),
+                  (0x200B, 0x2010), (0x202A, 0x202F), (0x2060, 0x2070), (0xFEFF, 0xFF00),
+                  (0xFFF9, 0xFFFC), (0x110BD, 0x110BE), (0x110CD, 0x110CE), (0x13430, 0x13440),
+                  (0x1BCA0, 0x1BCA4), (0x1D173, 0x1D17B), (0xE0001, 0xE0002), (0xE0020, 0xE0080))
+_FOLD = {
+    **_HOMOGLYPHS,
+    **{c: None for lo, hi in _FORMAT_BLOCKS for c in range(lo, hi)
+       if unicodedata.category(chr(c)) == "Cf"},
+}
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 def fold(text: str) -> str:
     """NFKC (full-width letters, ligatures), no format characters (zero-width spaces and
     joiners, bidi marks, soft hyphens), look-alikes to Latin, case-folded."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return text.translate(_HOMOGLYPHS).casefold()
+    return unicodedata.normalize("NFKC", text).translate(_FOLD).casefold()
 
 
 def skeleton(text: str) -> str:
     """`fold`, then leetspeak read as letters and everything but letters and digits dropped:
     "P-4-P-4-Y-4 ４８２１" and "papaya4821" have one skeleton."""
-    return "".join(ch for ch in fold(text).translate(_LEET) if ch.isalnum())
+    return _NOT_ALNUM.sub("", fold(text).translate(_LEET))
+
+
+_WORD_FOLD = str.maketrans({"l": "i", "'": None, "’": None})
+
+
+def _unleet_word(match: re.Match[str]) -> str:
+    return match.group().translate(_LEET)
 
 
 def words(text: str) -> list[str]:
-    """The words of `text`, each folded and read through leetspeak (for n-gram comparison)."""
-    found = (w.replace("'", "").replace("’", "") for w in _WORD.findall(fold(text)))
-    return [w.translate(_LEET) if _LETTER.search(w) else w for w in found]
+    """The words of `text`, folded, with digits inside words of letters read as leetspeak
+    ("4ss1st4nt" is "assistant", "2024" stays), `l` as `i`, apostrophes dropped (for n-gram
+    comparison: both sides are read the same way)."""
+    # `l` reads as `i` everywhere (in leetspeak `1` stands for either): one C-level pass.
+    text = fold(text).translate(_WORD_FOLD)
+    return _WORD.findall(_LEET_WORD.sub(_unleet_word, text))
 
 
 def rot13(text: str) -> str:

@@ -81,7 +81,7 @@ def _prompt_ngrams(prompt: str, n: int) -> frozenset[tuple[str, ...]]:
 
 
 def _ngrams(ws: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:
-    return (tuple(ws[i : i + n]) for i in range(len(ws) - n + 1))
+    return zip(*(ws[i:] for i in range(n)))
 
 
 def leak_score(text: str, prompt: str, n: int = LEAK_NGRAM) -> float:
