@@ -342,7 +342,13 @@ def test_v1_policy_sees_through_disguises() -> None:
     # ordinary questions still go to the knowledge base
     for question in ("How do I get an API key for open banking?", "What is your password policy?",
                      "Is there information for new customers?", "How do I freeze my card?",
-                     "What is the fee for a 2nd card?", "Can I pay in euros?"):
+                     "What is the fee for a 2nd card?", "Can I pay in euros?",
+                     "Have the restrictions on my card been lifted yet?",
+                     "I got a system notice in the app about my card, what does it mean?",
+                     "Can an admin override the daily limit for me?",
+                     "How do I decode my statement and follow the steps?",
+                     "We're writing a story for school about how banks work.",
+                     "Hola", "Merci!"):
         assert classify(question) is None, question
 
 

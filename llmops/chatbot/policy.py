@@ -55,14 +55,18 @@ _INJECTION = re.compile(
     r"(?:me )?(?:all )?(?:of )?your (?:\w+ )?(?:instructions|prompt|configuration)\b"
     r"|</?system>|\[/?(?:system|inst)\]|###\s*(?:system|instruction)"
     # An encoded message with the order to decode and obey it (base64, ROT13, ...).
-    r"|\b(?:decode|decipher|deobfuscate|unscramble|apply rot-?13)\b(?:\W+\w+){0,8}?\W+"
+    r"|\b(?:decode|decipher|deobfuscate|unscramble|apply rot-?13)\b(?:\W+\w+){0,3}?\W+"
+    r"(?:base64|rot-?13|hex|cipher|encoded|message|text|this|it)\b(?:\W+\w+){0,6}?\W+"
     r"(?:follow|obey|execute|do (?:exactly )?what|carry out|act on)\b"
-    # Pretend authority lifting the rules.
-    r"|\b(?:restrictions|rules|policies|safeguards|filters|guardrails|safety policies)\b"
-    r"(?:\W+\w+){0,4}?\W+(?:are |have been )?(?:suspended|lifted|disabled|removed|waived)\b"
+    # Pretend authority lifting the bot's rules (not a card's restrictions being lifted).
+    r"|\byour (?:usual |normal |standard |safety |customer-safety )?(?:restrictions|rules|"
+    r"policies|safeguards|filters|guardrails)\b(?:\W+\w+){0,4}?\W+(?:are |have been )?"
+    r"(?:suspended|lifted|disabled|removed|waived)\b"
+    r"|\b(?:safety|security) (?:policies|rules|filters) (?:are|have been) (?:suspended|lifted|"
+    r"disabled|removed|off)\b"
     r"|\bwithout the (?:\w+[ -]){0,2}?(?:safety|security) rules\b"
-    r"|\b(?:admin|administrator|system|developer|root|security) override\b"
-    r"|\bsystem notice\b"
+    r"|(?-i:\b(?:ADMIN|ADMINISTRATOR|SYSTEM|DEVELOPER|ROOT|SECURITY) OVERRIDE\b)"
+    r"|(?-i:\bSYSTEM NOTICE\b)|\[system notice\b"
     # Role-play that hands the bot a persona or a story to tell what it must not.
     r"|\b(?:stay|staying|remain) in character\b|\bin the game,? you are\b"
     r"|\bact as my (?:late |deceased |dead )?(?:grand(?:ma|mother|pa|father)|granny)\b"

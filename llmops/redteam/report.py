@@ -145,7 +145,13 @@ def _rate(row: Mapping[str, Any]) -> str:
 
 def html_tables(summary: Mapping[str, Any]) -> str:
     """The tables as HTML for the pytest-html report (every value escaped)."""
-    parts = ["<h2>Red team: resisted probes</h2>"]
+    parts = [
+        "<style>table.llmops-redteam{border-collapse:collapse;margin:0 0 1.2em}"
+        "table.llmops-redteam th,table.llmops-redteam td{padding:3px 12px;text-align:right;"
+        "border-bottom:1px solid #ddd}table.llmops-redteam th:first-child,"
+        "table.llmops-redteam td:first-child{text-align:left}</style>",
+        "<h2>Red team: resisted probes</h2>",
+    ]
     for section, title in (("by_category", "OWASP category"), ("by_strategy", "Strategy"),
                            ("by_plugin", "Plugin")):
         rows = summary.get(section) or {}
