@@ -81,7 +81,7 @@ def _prompt_ngrams(prompt: str, n: int) -> frozenset[tuple[str, ...]]:
 
 
 def _ngrams(ws: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:
-    return zip(*(ws[i:] for i in range(n)))
+    return zip(*(ws[i:] for i in range(n)), strict=False)  # shorter tails end it
 
 
 def leak_score(text: str, prompt: str, n: int = LEAK_NGRAM) -> float:
