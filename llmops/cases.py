@@ -43,6 +43,8 @@ class Loader(_BaseLoader):
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue  # `? [a, b]`: PyYAML refuses it below, with its line
             if key_node.value in seen:
                 self.duplicate_keys.append((key_node.start_mark.line + 1, key_node.value))
             seen.add(key_node.value)
@@ -484,7 +486,7 @@ def _schema_error(
     if err.validator == "oneOf" and err.schema.get("oneOf", [{}])[0].get("type") == "string":
         why = f"{field_name or 'value'} must be a string or a list of strings, got {instance!r}"
         return CaseError(name, _line_for(path, lines), f"{label}{why}")
-    msg = err.message if len(err.message) < 200 else err.message[:200] + "..."
+    msg = err.message if len(err.message) <= 200 else err.message[:200] + "..."
     subject = f"{field_name}: " if field_name else ""
     return CaseError(name, _line_for(path, lines), f"{label}{subject}{msg}")
 

@@ -254,7 +254,7 @@ class ForkServer:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self.out = OUT / "last-run.txt"
+        self.out = WORK.with_name(WORK.name + ".last-run.txt")
 
     def run(self, tests: list[str], timeout: float, cfg: Config) -> tuple[str, str]:
         # Plain asserts: only pass or fail matters here, and pytest's rewriting recompiles every
@@ -508,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module {unknown[0]!r} (known: {', '.join(cfg.modules)})")
     modules = [cfg.modules[m] for m in (args.modules or cfg.modules)]
 
+    # One copy per set of modules: two runs of different modules can go on side by side.
+    global WORK
+    WORK = OUT / ("work-" + "-".join(m.name for m in modules))
     OUT.mkdir(exist_ok=True)
     copy_tree()
     # Stale bytecode of an equal-sized mutant must never stand in for the mutated source.
@@ -517,8 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.chdir(WORK)
     own_paths = sorted({t for m in modules for t in m.tests})
-    own = measure(own_paths, modules, cfg.pytest_args, "own")
-    wide = None if args.no_recheck else measure(cfg.suite, modules, cfg.pytest_args, "suite")
+    tag = WORK.name.removeprefix("work-")
+    own = measure(own_paths, modules, cfg.pytest_args, f"own-{tag}")
+    wide = None if args.no_recheck else measure(cfg.suite, modules, cfg.pytest_args, f"suite-{tag}")
     suite = sorted({*own_paths, *(wide.seconds if wide else ())})
     warm = sorted({t.split("::")[0][:-3].replace("/", ".") for t in suite})
     server = ForkServer(warm)

@@ -321,3 +321,86 @@ def test_load_defaults_and_owner(tmp_path: Path) -> None:
         "why this case exists", "not yet", None, None
     )
     assert a.location == "d.yaml:6" and b.line == 11
+
+
+def test_a_string_or_list_field_says_so(tmp_path: Path) -> None:
+    write(tmp_path, "s.yaml", "cases:\n  - id: a\n    prompt: x\n    expect: {contains: 5}\n")
+    [error] = load_cases([tmp_path], root=tmp_path).errors
+    assert str(error) == (
+        "s.yaml:4: case 'a': expect.contains must be a string or a list of strings, got 5"
+    )
+
+
+def test_a_long_schema_message_is_cut(tmp_path: Path) -> None:
+    words = ", ".join(f"word{i}" for i in range(80))
+    write(tmp_path, "l.yaml", f"cases:\n  - id: a\n    prompt: [{words}]\n")
+    [error] = load_cases([tmp_path], root=tmp_path).errors
+    assert error.message.startswith("case 'a': prompt: ['word0', 'word1', ")
+    assert error.message.endswith("...")
+    assert len(error.message) == len("case 'a': prompt: ") + 200 + len("...")
+
+
+def test_valid_files_take_the_compiled_validator() -> None:
+    """The fast path is an optimisation that falls back to jsonschema: check that it is taken."""
+    from llmops import cases
+
+    assert cases._fast_valid({"cases": [{"id": "a", "prompt": "x"}]}) is True
+    assert cases._fast_valid({"cases": [{"id": "a"}]}) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        # a problem inside an open block points at the problem, not where the block began
+        ("cases:\n  - id: a\n    prompt: x\n   bad: indent\n",
+         "4: bad YAML: did not find expected '-' indicator"),
+        # an unclosed quote points at where it opened, not at the end of the file
+        ("cases:\n  - id: a\n    prompt: \"x\n  - id: b\n    prompt: y\n",
+         "3: bad YAML: found unexpected end of stream (while scanning a quoted scalar)"),
+        # a key that is a list is refused with its line (it crashed the duplicate-key check)
+        ("cases:\n  - id: a\n    prompt: x\n    ? [a, b]\n    : y\n",
+         "4: bad YAML: found unhashable key"),
+        # a key that is not a string: the case that holds it
+        ("cases:\n  - id: a\n    prompt: x\n    1: y\n", "2: case 'a': unknown key 1"),
+    ],
+)
+def test_yaml_errors_point_at_the_problem(tmp_path: Path, text: str, error: str) -> None:
+    write(tmp_path, "y.yaml", text)
+    assert [str(e) for e in load_cases([tmp_path], root=tmp_path).errors] == [f"y.yaml:{error}"]
+
+
+def test_a_schema_message_of_exactly_200_characters_is_whole(tmp_path: Path) -> None:
+    value = "a" * 172  # ['aaa…'] is not of type 'string': 200 characters
+    write(tmp_path, "l.yaml", f"cases:\n  - id: a\n    prompt: [{value}]\n")
+    [error] = load_cases([tmp_path], root=tmp_path).errors
+    assert error.message == f"case 'a': prompt: ['{value}'] is not of type 'string'"
+
+
+def test_the_prompt_of_a_conversation_without_a_user_turn_is_its_last_turn() -> None:
+    from llmops.cases import Case
+
+    messages = (
+        {"role": "system", "content": "be brief"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "system", "content": "the last"},
+    )
+    case = Case(id="a", suite="s", file="f.yaml", line=1, messages=messages, expect={})
+    assert case.prompt == "the last"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("cases:\n  - id: a\n    prompt: x\n    expect: {contans: y}\n",
+         "4: case 'a': unknown key 'contans' (did you mean 'contains'?) in expect"),
+        ("cases:\n  - id: a\n    prompt: x\n    expect: {zzzqqq: 1}\n",
+         "4: case 'a': unknown key 'zzzqqq' in expect"),
+        ("cases:\n  - id: a\n    prompt: x\n    sevrity: major\n",
+         "4: case 'a': unknown key 'sevrity' (did you mean 'severity'?)"),
+        ("cases:\n  - prompt: x\n", "2: cases[0]: missing required key 'id'"),
+        ("suite: x\n", "1: missing required key 'cases'"),
+    ],
+)
+def test_schema_errors_in_full(tmp_path: Path, text: str, error: str) -> None:
+    write(tmp_path, "s.yaml", text)
+    assert [str(e) for e in load_cases([tmp_path], root=tmp_path).errors] == [f"s.yaml:{error}"]
