@@ -23,6 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from llmops import coverage, integrity
 from llmops.errors import InputError
 from llmops.schemas import load_schema
 from llmops.textsafe import md_text, one_line
@@ -59,15 +60,25 @@ def read_results(path: str | Path) -> Results:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        from llmops.reportdir import busy
+
+        owner = busy(path.parent) if path.parent.is_dir() else None
+        if owner:
+            raise InputError(f"{path}: no such results file: an eval run ({owner}) is writing "
+                             "this reports directory now; gate it when it is done") from None
         raise InputError(f"{path}: no such results file (run `pytest evals/` first)") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read results: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: results are not UTF-8 text: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: results are not valid JSON: {exc.msg}") from exc
+        data = json.loads(raw.decode("utf-8"), parse_constant=integrity.reject_constant)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise InputError(
+                f"{path}:{exc.lineno}: results are not valid JSON: {exc.msg}"
+            ) from exc
+        if isinstance(exc, UnicodeDecodeError):
+            raise InputError(f"{path}: results are not UTF-8 text: {exc.reason}") from exc
+        raise InputError(f"{path}: results are not valid JSON: {exc}") from exc
     error = best_match(_validator().iter_errors(data))
     if error is not None:
         raise InputError(
@@ -91,6 +102,9 @@ class Policy:
     block_severities: tuple[str, ...] = DEFAULT_BLOCK_SEVERITIES
     #: Red team: the least share of probes resisted per OWASP category ("*": every category).
     min_resist_rate: Mapping[str, float] | None = None
+    #: Selections a partial run may have and still pass (e.g. `[{markers = "smoke"}]`); by
+    #: default none: every case the commit defines must have run.
+    allow_subsets: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], source: str = "[tool.llmops.gate]") -> Policy:
@@ -118,7 +132,24 @@ class Policy:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise InputError(f"{source}: {key} must be a list of strings")
                 values[key] = tuple(value)
+        if "allow_subsets" in table:
+            values["allow_subsets"] = _subsets(table["allow_subsets"], source)
         return cls(**values)
+
+
+def _subsets(value: Any, source: str) -> tuple[Mapping[str, Any], ...]:
+    keys = coverage.SELECTION_KEYS
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) and v for v in value):
+        raise InputError(f"{source}: allow_subsets must be a list of tables such as "
+                         '{markers = "smoke"}')
+    for entry in value:
+        for k, v in entry.items():
+            if k not in keys:
+                raise InputError(f"{source}: allow_subsets: unknown key {k!r} "
+                                 f"(known: {', '.join(keys)})")
+            if not isinstance(v, str) or not v:
+                raise InputError(f"{source}: allow_subsets: {k} must be a non-empty string")
+    return tuple(dict(v) for v in value)
 
 
 def _limit(value: Any, key: str, source: str) -> float | None:
@@ -307,6 +338,21 @@ def evaluate(
     rules: list[Rule] = []
     if not n:
         reasons.append(Reason("no_checks", "no checks ran: an empty run proves nothing"))
+    # Figures that do not add up mean the file was edited or broken: no decision rests on it.
+    for problem in integrity.problems(data):
+        reasons.append(Reason("inconsistent", f"the results do not add up: {problem}"))
+    cov = coverage.assess(data)
+    metrics["coverage"] = {"defined": cov.defined, "covered": cov.covered,
+                           "complete": cov.complete}
+    subset = coverage.subset_allowed(data["run"].get("selection"), policy.allow_subsets)
+    excused = subset is not None and cov.recorded and not cov.bad_skips
+    value = f"{cov.covered}/{cov.defined} cases" if cov.recorded else "not recorded"
+    limit = "every case" + (f" (subset {_selection(subset)} allowed)" if excused else "")
+    rules.append(Rule("coverage", "Coverage", value, limit, cov.complete or excused))
+    if not (cov.complete or excused):
+        sel = _selection(data["run"].get("selection"))
+        how = f" (selected with {sel})" if sel else ""
+        reasons.append(Reason("coverage", f"partial run{how}: {cov.describe()}"))
     # The plugin writes a failing `case_file` record per broken file; the run's list is the
     # fallback for a results file that only has the list.
     if not any(r["check"] == "case_file" and r["outcome"] in FAILING for r in records):
@@ -517,6 +563,19 @@ def _locate(rec: Mapping[str, Any] | None) -> dict[str, Any]:
         "file": rec["file"],
         "line": rec.get("line"),
     }
+
+
+def _selection(selection: Mapping[str, Any] | None) -> str:
+    """A run's selection as the options that made it: `-k 'x' -m 'y' --cases z --shard 1/3`."""
+    sel = selection or {}
+    parts = []
+    for key, flag in (("keyword", "-k"), ("markers", "-m"), ("cases", "--cases")):
+        if sel.get(key):
+            parts.append(f"{flag} {sel[key]!r}" if flag != "--cases" else f"{flag} {sel[key]}")
+    shard = sel.get("shard")
+    if isinstance(shard, Mapping) and shard.get("index") is not None:
+        parts.append(f"--shard {shard.get('index')}/{shard.get('count')}")
+    return " ".join(parts)
 
 
 def _md(text: object) -> str:

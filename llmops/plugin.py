@@ -15,17 +15,19 @@ import html
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llmops import checks, results, scrub
+from llmops import checks, coverage, integrity, results, scrub
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
 from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
 from llmops.fileio import write_json
+from llmops.reportdir import ReportsDir
 from llmops.runner import Exchange, RetryPolicy, ask_all
-from llmops.targets import make_target, public_target
+from llmops.targets import make_target, public_target, validate_target
 from llmops.textsafe import one_line, printable
 
 SESSION = pytest.StashKey["EvalSession"]()
@@ -56,8 +58,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--retries", type=int, help="retries of transient failures (default 2)")
     group.addoption("--reports", help="directory of report.html, junit.xml, results.json")
     group.addoption("--results", help="path of results.json (default REPORTS/results.json)")
-    group.addoption("--no-feedback", action="store_true",
-                    help="do not turn failed checks into feedback records")
+    group.addoption("--feedback", action="store_true", default=None, dest="feedback",
+                    help="turn failed checks into feedback records (default: only in CI, and "
+                    "only from a run that covered every case)")
+    group.addoption("--no-feedback", action="store_false", dest="feedback",
+                    help="never turn failed checks into feedback records")
 
 
 # tryfirst: before pytest-html and junitxml configure themselves, so the defaults take effect.
@@ -81,16 +86,38 @@ def pytest_configure(config: pytest.Config) -> None:
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[SESSION] = session
-    # Reports by default, so `pytest evals/` alone leaves the evidence behind.
+    if config.option.collectonly:
+        return  # collecting asks nothing and writes nothing: the last run's evidence stays
+    try:
+        session.open_reports()
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    # Reports by default, so `pytest evals/` alone leaves the evidence behind; written beside
+    # their final names and published at the end, so an aborted run leaves none half-done.
     opt = config.option
-    if hasattr(opt, "htmlpath") and not opt.htmlpath:
-        opt.htmlpath = str(session.cfg.reports / "report.html")
+    if hasattr(opt, "htmlpath") and not opt.htmlpath and session.reports.writable:
+        opt.htmlpath = str(session.reports.staged("report.html"))
         opt.self_contained_html = True
-    if not getattr(opt, "xmlpath", None):
-        opt.xmlpath = str(session.cfg.reports / "junit.xml")
+        session.staged.append("report.html")
+    if not getattr(opt, "xmlpath", None) and session.reports.writable:
+        opt.xmlpath = str(session.reports.staged("junit.xml"))
+        session.staged.append("junit.xml")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(), "llmops-html")
 
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    es = _session(config)
+    if es is None or es.reports is None:
+        return
+    try:
+        if es.doc is not None and es.written:
+            for name in es.staged:
+                es.reports.publish(name)
+    except OSError as exc:
+        es.write_error = es.write_error or f"cannot publish reports: {exc}"
+    finally:
+        es.reports.close()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -132,11 +159,24 @@ class EvalSession:
             reports=reports,
         )
         self.explicit_concurrency = opt("concurrency") is not None
+        self.defined_dir = cfg.cases  # the commit's cases: what a full run covers
+        try:
+            validate_target(self.cfg.target, self.cfg.root)
+        except InputError as exc:
+            raise InputError(f"--target: {exc}") from exc
         self.repeat = max(1, opt("repeat"))
         self.results_path = self.cfg.resolve(opt("results")) if opt("results") else (
             self.cfg.reports / "results.json"
         )
-        self.feedback = not opt("no_feedback")
+        #: True: record feedback; False: never; None: only from a full run in CI.
+        self.feedback: bool | None = opt("feedback")
+        self.reports: ReportsDir | None = None
+        self.staged: list[str] = []
+        self.written = False
+        self.write_error: str | None = None
+        self.aborted: str | None = None
+        self.deselected = 0
+        self.feedback_skipped: str | None = None
         self.pytest_config = config
         from llmops.pii import detector_from_config  # lazily: only eval runs need it
         from llmops.redteam.settings import from_config as redteam_settings
@@ -288,9 +328,50 @@ class EvalSession:
 
         return summarize(self.records)
 
+    def open_reports(self) -> None:
+        """Lock the reports directory and clear the last run's evidence (see llmops.reportdir)."""
+        self.reports = ReportsDir(self.cfg.reports, self.results_path)
+        self.reports.open(self.started_at)
+
+    def selection(self) -> dict[str, Any]:
+        opt = self.pytest_config.option
+        cases = None
+        if self.cfg.cases.resolve() != self.defined_dir.resolve():
+            cases = _display(self.cfg.cases, self.cfg.root)
+        shard = getattr(opt, "shard", None)
+        if isinstance(shard, str) and "/" in shard:
+            index, _, count = shard.partition("/")
+            shard = {"index": int(index), "count": int(count)} if (
+                index.isdigit() and count.isdigit()) else None
+        return {
+            "keyword": getattr(opt, "keyword", None) or None,
+            "markers": getattr(opt, "markexpr", None) or None,
+            "cases": cases,
+            "shard": shard if isinstance(shard, dict) else None,
+            "deselected": self.deselected,
+        }
+
+    def coverage(self) -> dict[str, Any]:
+        """What this run covered of the cases defined at the commit (the configured directory,
+        whatever --cases said)."""
+        if self.cfg.cases.resolve() == self.defined_dir.resolve():
+            defined = self.loaded.cases
+        else:
+            defined = load_cases([self.defined_dir], max_latency_ms=self.cfg.max_latency_ms,
+                                 root=self.cfg.root).cases
+        cov = coverage.record(defined, cases_dir=_display(self.defined_dir, self.cfg.root),
+                              selected=0, complete=False)
+        doc = {"run": {"coverage": cov}, "results": self.records}
+        got = coverage.assess(doc)
+        cov["selected"] = len({r["case_id"] for r in self.records
+                               if r["check"] not in coverage.FILE_CHECKS})
+        cov["complete"] = got.complete
+        return cov
+
     def finish(self) -> dict[str, Any] | None:
         if not self.records:
             return None
+        versions_dir = self.cfg.chatbot.get("versions_dir") or "chatbot_versions"
         doc = results.document(
             self.records,
             started_at=self.started_at,
@@ -301,6 +382,9 @@ class EvalSession:
             repeat=self.repeat,
             concurrency=self.concurrency_used,
             case_file_errors=[str(e) for e in self.loaded.errors],
+            selection=self.selection(),
+            coverage=self.coverage(),
+            inputs=[self.defined_dir, self.cfg.cases, self.cfg.resolve(versions_dir)],
         )
         redteam = self.redteam_summary()
         if redteam is not None:
@@ -309,8 +393,30 @@ class EvalSession:
             doc["run"]["abandoned"] = self.abandoned
         # Every string, whatever field it sits in, loses the run's secrets before it is written.
         doc = scrub.deep(doc)
-        write_json(self.results_path, doc)
+        key = integrity.results_key()
+        if key is not None:
+            integrity.sign(doc, key)
         return doc
+
+    def write(self, doc: dict[str, Any]) -> None:
+        """results.json, last of the set: once it is there, the run's evidence is complete."""
+        if self.reports is not None and self.reports.error and (
+                self.results_path.parent.resolve() == self.cfg.reports.resolve()):
+            self.write_error = self.reports.error
+            return
+        try:
+            write_json(self.results_path, doc)
+        except OSError as exc:
+            self.write_error = f"{self.results_path}: cannot write results: {exc.strerror or exc}"
+            return
+        self.written = True
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def marker_name(tag: str) -> str:
@@ -362,6 +468,39 @@ def _check_key(item: pytest.Item) -> str | None:
 
 def _packaged(item: pytest.Item) -> bool:
     return getattr(getattr(item, "function", None), "__module__", None) == "llmops.suite"
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        es = _session(items[0].config)
+        if es is not None:
+            es.deselected += sum(1 for i in items if _run_of(i) is not None)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    es = _session(session.config)
+    if es is None or session.config.option.collectonly:
+        return
+    if not any(_run_of(i) is not None or _is_case_file_item(i) for i in session.items):
+        sel = _selection_text(es.selection())
+        raise pytest.UsageError(
+            f"llmops: no case selected from {_display(es.cfg.cases, es.cfg.root)}"
+            + (f" with {sel}" if sel else "")
+            + ": nothing was asked and no results were written (the last run's results were "
+            "removed, so the gate fails closed)"
+        )
+
+
+def _is_case_file_item(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    # An empty parametrization leaves one "NOTSET" item behind: not a case file.
+    return bool(callspec and isinstance(callspec.params.get("llmops_case_file"), tuple))
+
+
+def _selection_text(selection: dict[str, Any]) -> str:
+    from llmops.gate import _selection
+
+    return _selection(selection)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -515,13 +654,37 @@ def _reason(report: Any) -> str:
     return str(getattr(report, "longreprtext", "") or "")[:500]
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     es = _session(session.config)
-    if es is None:
+    if es is None or session.config.option.collectonly:
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        # An interrupted run covered part of the cases at best: no results, nothing to gate.
+        es.aborted = "the run was interrupted"
         return
     doc = es.doc = es.finish()
-    if doc and es.feedback:
+    if doc is None:
+        return
+    es.write(doc)
+    if es.write_error and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # no evidence is no pass
+    want = es.feedback
+    if want is None:
+        if not doc["run"]["coverage"]["complete"]:
+            es.feedback_skipped = "a partial run"
+        elif not _in_ci():
+            es.feedback_skipped = "not in CI"
+        else:
+            want = True
+    if want:
         _feedback_from(es, doc)
+
+
+def _in_ci() -> bool:
+    """CI systems (GitHub Actions, GitLab, CircleCI, Travis, Buildkite, ...) set CI."""
+    import os
+
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _feedback_from(es: EvalSession, doc: dict[str, Any]) -> None:
@@ -537,6 +700,8 @@ def _feedback_from(es: EvalSession, doc: dict[str, Any]) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     es = _session(terminalreporter.config)
     doc = es.doc if es else None
+    if es and es.reports and es.reports.error and not doc:
+        terminalreporter.write_line(f"llmops: {es.reports.error}", red=True)
     if not es or not doc:
         return
     s = doc["summary"]
@@ -565,7 +730,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_sep("-", "llmops red team: probes resisted")
         for line in lines(doc["redteam"]):
             tr.write_line(line)
-    tr.write_line(f"results: {es.results_path}")
+    if es.write_error:
+        tr.write_line(f"llmops: results NOT written: {es.write_error}", red=True, bold=True)
+    else:
+        tr.write_line(f"results: {es.results_path}")
+    cov = doc["run"]["coverage"]
+    if not cov["complete"]:
+        sel = _selection_text(doc["run"]["selection"])
+        tr.write_line(
+            f"coverage: partial ({cov['selected']} of {cov['defined']} cases defined in "
+            f"{cov['cases_dir']}" + (f", selected with {sel}" if sel else "")
+            + "): the gate blocks it unless [tool.llmops.gate] allow_subsets names it",
+            yellow=True,
+        )
+    if es.feedback_skipped and (s["failed"] or s["errors"]):
+        tr.write_line(f"feedback: not recorded ({es.feedback_skipped}; --feedback to record)")
     if es.feedback_added:
         tr.write_line(f"feedback: {es.feedback_added} new record(s) in {es.cfg.feedback}")
     if es.abandoned:

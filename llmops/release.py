@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops import gate
+from llmops import gate, integrity
 from llmops.errors import InputError
 
 RELEASE = "release"
@@ -233,8 +233,12 @@ def plan_promotion(
     remote: str | None = None,
     policy: gate.Policy | None = None,
     baseline_path: str | Path | None = None,
+    key: bytes | None = None,
 ) -> Plan | Outcome:
-    """Check everything a promotion needs; an `Outcome` means there is nothing to do."""
+    """Check everything a promotion needs; an `Outcome` means there is nothing to do.
+
+    `key` (default: `LLMOPS_RESULTS_KEY` from the environment): when there is one, the results
+    must carry a valid signature made with it."""
     commit = git.resolve(ref)
     results = gate.read_results(results_path)
     baseline = gate.read_results(baseline_path) if baseline_path else None
@@ -252,10 +256,20 @@ def plan_promotion(
             f"({commit[:12]}); run the evals on the commit you promote"
         )
     if run.get("git_dirty"):
+        paths = run.get("git_dirty_paths") or []
+        shown = f" ({', '.join(paths[:5])}{', ...' if len(paths) > 5 else ''})" if paths else ""
         raise Refused(
-            f"{results.path}: the evals ran on a work tree with uncommitted changes, so they do "
-            f"not describe commit {commit[:12]}"
+            f"{results.path}: the evals ran on a work tree with uncommitted changes (or untracked "
+            f"or ignored files among the run's inputs){shown}, so they do not describe commit "
+            f"{commit[:12]}"
         )
+    if key is None:
+        key = integrity.results_key()
+    if key is not None:
+        why = integrity.verify(results.data, key)
+        if why:
+            raise Refused(f"{results.path}: {why} ({integrity.KEY_ENV} is set, so only "
+                          "results signed with it are promoted)")
     decision = gate.evaluate(results, policy, baseline)
     if not decision.allowed:
         why = "\n".join(f"  - {r.message}" for r in decision.reasons)

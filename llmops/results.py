@@ -134,8 +134,23 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def git_info(root: Path) -> dict[str, Any]:
-    """Commit, branch and dirtiness of the work tree; None where git has no answer."""
+#: Files that decide a run's outcome without being cases or code of the bot: an untracked or
+#: ignored one (an `evals/conftest.py` that passes every check) makes the tree dirty.
+RUN_INPUTS = (
+    "pyproject.toml", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg",
+    ":(glob)**/conftest.py", ":(glob)*.py", "evals",
+)
+#: Most dirty paths named in a results file.
+DIRTY_SHOWN = 20
+
+
+def git_info(root: Path, inputs: Iterable[str | Path] = ()) -> dict[str, Any]:
+    """Commit, branch and dirtiness of the work tree; None where git has no answer.
+
+    Dirty: a tracked file changed anywhere, or an untracked or ignored file among the run's
+    inputs (`RUN_INPUTS` plus `inputs`: the cases directory, the chatbot versions directory).
+    Byte-code caches do not count.
+    """
 
     def git(*args: str) -> str | None:
         try:
@@ -144,16 +159,42 @@ def git_info(root: Path) -> dict[str, Any]:
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        return out.stdout.strip()
+        return out.stdout
 
-    commit = git("rev-parse", "HEAD")
-    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    commit = (git("rev-parse", "HEAD") or "").strip()
+    branch = (git("rev-parse", "--abbrev-ref", "HEAD") or "").strip()
+    top = (git("rev-parse", "--show-toplevel") or "").strip()
     status = git("status", "--porcelain", "--untracked-files=no")
+    paths: list[str] = []
+    if status is not None and top:
+        specs = [*RUN_INPUTS, *(_pathspec(root, p) for p in inputs)]
+        extra = git("status", "--porcelain", "--untracked-files=all", "--ignored=traditional",
+                    "--", *[s for s in specs if s]) or ""
+        for line in (status + extra).splitlines():
+            path = line[3:].strip()
+            if "__pycache__/" in path or path.endswith((".pyc", ".pyo")):
+                continue
+            if path and path not in paths:
+                paths.append(path)
     return {
         "git_commit": commit or None,
-        "git_branch": None if branch in (None, "", "HEAD") else branch,
-        "git_dirty": None if status is None else bool(status),
+        "git_branch": None if branch in ("", "HEAD") else branch,
+        "git_dirty": None if status is None else bool(paths),
+        "git_dirty_paths": paths[:DIRTY_SHOWN],
     }
+
+
+def _pathspec(root: Path, path: str | Path) -> str | None:
+    """`path` relative to `root` for git, or None when it lies outside the project."""
+    p = Path(path)
+    try:
+        rel = (p if p.is_absolute() else root / p).resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+    return rel.as_posix() if str(rel) != "." else None
+
+
+SCHEMA_VERSION = 2
 
 
 def document(
@@ -167,14 +208,18 @@ def document(
     repeat: int = 1,
     concurrency: int = 1,
     case_file_errors: Iterable[str] = (),
+    selection: dict[str, Any] | None = None,
+    coverage: dict[str, Any] | None = None,
+    inputs: Iterable[str | Path] = (),
+    extra_run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "run": {
             "id": uuid.uuid4().hex,
             "started_at": started_at,
             "finished_at": now_iso(),
-            **git_info(root),
+            **git_info(root, inputs),
             "target": target,
             "chatbot_version": chatbot_version,
             "cases_digest": cases_digest,
@@ -182,6 +227,9 @@ def document(
             "repeat": repeat,
             "concurrency": concurrency,
             "case_file_errors": list(case_file_errors),
+            "selection": selection or {},
+            **({"coverage": coverage} if coverage is not None else {}),
+            **(extra_run or {}),
         },
         "summary": summarize(records),
         "results": records,

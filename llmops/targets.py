@@ -466,6 +466,31 @@ def make_target(
     )
 
 
+def validate_target(spec: str, root: Path | None = None) -> None:
+    """Raise InputError now, before a run starts, for a target string that cannot work: an
+    unknown scheme, a URL without a host, an unknown reference version, a python: callable that
+    does not import, an empty command. (Reaching the target is the run's business.)"""
+    spec = spec.strip()
+    if spec == "reference" or spec.startswith("reference:"):
+        from llmops.chatbot.versions import load_version
+
+        load_version(spec.partition(":")[2] or "v1")
+    elif spec.startswith(("http://", "https://")):
+        try:
+            parts = urlsplit(spec)
+            _ = parts.port  # a bad port raises ValueError
+        except ValueError as exc:
+            raise InputError(f"{public_target(spec)!r} is not a valid URL: {exc}") from exc
+        if not parts.hostname:
+            raise InputError(f"{public_target(spec)!r} has no host")
+    elif spec.startswith("python:"):
+        load_callable(spec[len("python:") :], root)
+    elif spec.startswith("cmd:"):
+        CommandTarget(spec[len("cmd:") :])
+    else:
+        make_target(spec)  # raises the "unknown target" error
+
+
 def check_target_spec(spec: str) -> None:
     """Raise InputError unless `spec` has the shape of a target string (nothing is imported,
     started or asked: for `llmops init`, which writes it down)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,9 +51,20 @@ def project(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def run_evals(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`pytest evals/` in a project, as a user runs it."""
+#: Variables that change what a run records: unset for the tests unless a test sets them.
+RUN_ENV = ("CI", "LLMOPS_RESULTS_KEY", "LLMOPS_TARGET", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")
+
+
+def eval_env(**env: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in RUN_ENV}
+    return {**clean, **env}
+
+
+def run_evals(
+    root: Path, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`pytest evals/` in a project, as a user runs it (outside CI unless `env` says CI)."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "evals/", "-p", "no:cacheprovider", "-rA", *args],
-        cwd=root, capture_output=True, text=True, timeout=timeout,
+        cwd=root, capture_output=True, text=True, timeout=timeout, env=eval_env(**(env or {})),
     )

@@ -157,12 +157,18 @@ def test_reference_in_process_and_python_target(project) -> None:
     assert results(root)["run"]["target"] == "python:mybot:reply"
 
 
-def test_failed_checks_become_feedback_once_per_commit(project, chatbot_server) -> None:
+def test_failed_checks_become_feedback_from_full_ci_runs_once(project, chatbot_server) -> None:
     root = project({"support.yaml": CASES})
     url = chatbot_server("v2")
-    first = run_evals(root, "--target", url)
-    assert first.returncode == 1
     store = root / "feedback" / "feedback.jsonl"
+    trial = run_evals(root, "--target", url)  # a developer's run: no feedback by default
+    assert trial.returncode == 1 and not store.exists()
+    assert "feedback: not recorded (not in CI; --feedback to record)" in trial.stdout
+    partial = run_evals(root, "--target", url, "-k", "balance", env={"CI": "true"})
+    assert partial.returncode == 1 and not store.exists()
+    assert "feedback: not recorded (a partial run" in partial.stdout
+    first = run_evals(root, "--target", url, env={"CI": "true"})
+    assert first.returncode == 1
     records = [json.loads(line) for line in store.read_text().splitlines()]
     failed = [r for r in results(root)["results"] if r["outcome"] in ("failed", "error")]
     assert len(records) == len(failed) > 0
@@ -171,7 +177,10 @@ def test_failed_checks_become_feedback_once_per_commit(project, chatbot_server) 
         (r["case_id"], r["check"]) for r in failed
     }
     assert "feedback: " in first.stdout
-    run_evals(root, "--target", url)  # the same commit (none here) again: no duplicates
+    # The same failures of the same version again (another run, more repeats, on request):
+    # nothing new.
+    run_evals(root, "--target", url, "--repeat", "2", env={"CI": "true"})
+    run_evals(root, "--target", url, "--feedback")
     assert len(store.read_text().splitlines()) == len(records)
-    off = run_evals(root, "--target", url, "--no-feedback")
+    off = run_evals(root, "--target", url, "--no-feedback", env={"CI": "true"})
     assert "feedback: " not in off.stdout

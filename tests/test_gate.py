@@ -44,12 +44,29 @@ def record(
     }
 
 
-def results(records: list[dict[str, Any]], p95: float | None = 500.0, **run: Any) -> dict[str, Any]:
-    """A schema-valid results document around `records` (summary as the plugin would write it)."""
-    counted = [r for r in records if r["outcome"] != "skipped"]
-    passed = sum(r["outcome"] == "passed" for r in counted)
+def results(
+    records: list[dict[str, Any]], p95: float | None = 500.0, **run: Any
+) -> dict[str, Any]:
+    """A schema-valid, consistent results document around `records`, as the plugin writes it:
+    the summary computed from the records (every answered record's latency set to `p95`, so
+    that is the run's p95), and the coverage of a full run of exactly these cases."""
+    from llmops.results import summarize
+
+    for r in records:
+        if r["latency_ms"] is not None and r["error_type"] is None:
+            r["latency_ms"] = p95
+    expected: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r["check"] == "case_file":
+            continue
+        entry = expected.setdefault(r["case_id"], {"case_id": r["case_id"], "checks": [],
+                                                   "skip": True})
+        if r["check"] not in entry["checks"]:
+            entry["checks"].append(r["check"])
+        entry["skip"] = entry["skip"] and r["outcome"] == "skipped"
+    summary = summarize(records)
     data = {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": "run-1",
             "started_at": "2026-01-01T00:00:00Z",
@@ -59,17 +76,13 @@ def results(records: list[dict[str, Any]], p95: float | None = 500.0, **run: Any
             "target": "reference",
             "cases_digest": "0" * 64,
             "llmops_version": "0.1.0",
+            "selection": {},
+            "coverage": {"cases_dir": "cases", "defined": len(expected),
+                         "selected": len(expected), "complete": True,
+                         "expected": sorted(expected.values(), key=lambda e: e["case_id"])},
             **run,
         },
-        "summary": {
-            "cases": len({r["case_id"] for r in records}),
-            "checks": len(records),
-            "passed": passed,
-            "failed": sum(r["outcome"] == "failed" for r in counted),
-            "errors": sum(r["outcome"] == "error" for r in counted),
-            "pass_rate": passed / len(counted) if counted else 0.0,
-            "latency_ms": {"p50": p95, "p95": p95, "p99": p95, "max": p95},
-        },
+        "summary": summary,
         "results": records,
     }
     Draft202012Validator(load_schema("results")).validate(data)

@@ -100,8 +100,9 @@ def from_results(
     """Store one `source: eval` record per failed or errored check of a results document
     (`reports/results.json`); returns how many were new.
 
-    Ids derive from commit, case, check and repeat: a rerun of the same commit adds nothing.
-    Without a commit (not a git checkout) the cases digest and chatbot version stand in for it.
+    Ids derive from the chatbot version (else the target), case, check and kind of failure: the
+    same failure of the same case and version is recorded once, however many runs, commits or
+    repeats see it again.
     Text is redacted again (`llmops.pii.redact` unless `redact` is given): results hold
     redacted text already, but a feedback file must never depend on that.
     """
@@ -117,15 +118,16 @@ def from_results(
         from llmops.pii import redact
     commit = run.get("git_commit")
     version = run.get("chatbot_version")
-    run_key = commit or f"{run.get('cases_digest')}/{version}"
+    run_key = f"{version or run.get('target') or ''}"
     when = run.get("finished_at") or run.get("started_at") or utc_now()
     records = []
     for r in failed:
         case_id, check = str(r.get("case_id")), str(r.get("check"))
         message = r.get("message") or ""
         suite = r.get("suite")
+        category = category_for_check(check, message, r.get("error_type"))
         rec = {
-            "id": eval_id(run_key, case_id, check, r.get("repeat")),
+            "id": eval_id(run_key, case_id, check, f"{r.get('outcome')}/{category}"),
             "timestamp": when,
             "source": "eval",
             # A results file is input too: its labels are redacted like its texts.
@@ -139,7 +141,7 @@ def from_results(
             "prompt": redact(r.get("prompt") or ""),
             "response": redact(r["response_excerpt"]) if r.get("response_excerpt") else None,
             "rating": "down",
-            "category": category_for_check(check, message, r.get("error_type")),
+            "category": category,
             "comment": redact(f"{r.get('outcome')}: {message}".strip()),
             "chatbot_version": redact(version) if isinstance(version, str) else None,
             "latency_ms": r.get("latency_ms"),

@@ -202,8 +202,9 @@ def content_id(record: Mapping[str, Any]) -> str:
     return "fb-" + short_hash({k: record.get(k) for k in keys if record.get(k) is not None})
 
 
-def eval_id(commit: str | None, case_id: str, check: str, repeat: int | None) -> str:
-    return "ev-" + short_hash(commit, case_id, check, repeat or 1)
+def eval_id(version: str | None, case_id: str, check: str, failure: str) -> str:
+    """One id per failure of a case's check on a chatbot version."""
+    return "ev-" + short_hash(version, case_id, check, failure)
 
 
 def category_for_check(check: str, message: str = "", error_type: str | None = None) -> str:

@@ -1,0 +1,102 @@
+"""Integrity of a results file: its figures agree with its records, and (optionally) CI signed it.
+
+- `problems(data)` lists what does not add up: a summary that disagrees with the records (counts,
+  latency percentiles recomputed over the exchanges), records of an outcome the summary lacks,
+  latencies that are negative or not finite. The gate blocks on any of them.
+- `sign(doc, key)` / `verify(data, key)`: an HMAC-SHA256 over the document's canonical JSON
+  (sorted keys, no whitespace, the `signature` member left out), stored in the document itself as
+  `signature: {alg, value}` so it travels with the file. CI signs with `LLMOPS_RESULTS_KEY`;
+  `llmops promote` verifies whenever that variable is set, so a promotion proves the results are
+  the ones CI produced, unedited. (HMAC: both sides hold the key; it proves origin to whoever
+  holds the key, which is CI's secret store, not a public signature.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+KEY_ENV = "LLMOPS_RESULTS_KEY"
+ALG = "hmac-sha256"
+#: Figures compared between summary and records may differ by rounding only.
+TOLERANCE_MS = 0.01
+
+
+def results_key() -> bytes | None:
+    """The signing key from the environment (never from a file), or None."""
+    value = os.environ.get(KEY_ENV)
+    return value.encode() if value else None
+
+
+def canonical(doc: Mapping[str, Any]) -> bytes:
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def digest(doc: Mapping[str, Any], key: bytes) -> str:
+    return hmac.new(key, canonical(doc), hashlib.sha256).hexdigest()
+
+
+def sign(doc: dict[str, Any], key: bytes) -> dict[str, Any]:
+    doc["signature"] = {"alg": ALG, "value": digest(doc, key)}
+    return doc
+
+
+def verify(data: Mapping[str, Any], key: bytes) -> str | None:
+    """None when `data` carries a valid signature under `key`, else why not."""
+    sig = data.get("signature")
+    if not isinstance(sig, Mapping) or not sig.get("value"):
+        return "the results are not signed (CI signs them when LLMOPS_RESULTS_KEY is set)"
+    if sig.get("alg") != ALG:
+        return f"unknown signature algorithm {sig.get('alg')!r}"
+    try:
+        want = digest(data, key)
+    except ValueError:  # a non-finite number cannot have been signed
+        return "the results hold a number that is not finite"
+    if not hmac.compare_digest(want, str(sig["value"])):
+        return ("the signature does not match: the results were changed after CI wrote them, "
+                "or signed with another key")
+    return None
+
+
+def reject_constant(name: str) -> Any:
+    """`json.loads(parse_constant=...)`: NaN and Infinity are not JSON and never valid here."""
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+def problems(data: Mapping[str, Any]) -> list[str]:
+    """What does not add up in a (schema-valid) results document; empty when it is consistent."""
+    from llmops.results import summarize
+
+    out: list[str] = []
+    records = data["results"]
+    for i, rec in enumerate(records):
+        lat = rec.get("latency_ms")
+        if lat is not None and (not math.isfinite(lat) or lat < 0):
+            out.append(f"record {i} ({rec['case_id']} {rec['check']}): latency {lat!r}")
+    if out:
+        return out
+    summary = data["summary"]
+    again = summarize(list(records))
+    for key in ("cases", "checks", "passed", "failed", "errors"):
+        if summary.get(key) != again[key]:
+            out.append(f"summary {key} is {summary.get(key)!r} but the records give {again[key]}")
+    if "skipped" in summary and summary["skipped"] != again["skipped"]:
+        out.append(f"summary skipped is {summary['skipped']!r} but the records give "
+                   f"{again['skipped']}")
+    for q in ("p50", "p95", "p99", "max"):
+        got, want = summary["latency_ms"].get(q), again["latency_ms"][q]
+        if (got is None) != (want is None) or (
+            got is not None and not (math.isfinite(got) and abs(got - want) <= TOLERANCE_MS)
+        ):
+            out.append(f"summary latency {q} is {got!r} but the records give {want!r}")
+    rate = summary.get("pass_rate")
+    if not isinstance(rate, int | float) or abs(rate - again["pass_rate"]) > 1e-6:
+        out.append(f"summary pass_rate is {rate!r} but the records give {again['pass_rate']}")
+    return out
