@@ -1,4 +1,4 @@
-"""LLM backend performance: the figures docs/readme/llm.md states (needs the llm extra).
+"""LLM backend performance: the figures docs/llm.md states (needs the llm extra).
 
 1. Model load time: SmolLM2-135M-Instruct (Q4_1 GGUF) loaded by llama.cpp, fresh each time.
 2. Generation speed: tokens/s (overall and decoding) and time to the first token (the prompt,

@@ -348,7 +348,7 @@ def evaluate(
     excused = subset is not None and cov.recorded and not cov.bad_skips
     value = f"{cov.covered}/{cov.defined} cases" if cov.recorded else "not recorded"
     limit = "every case" + (f" (subset {_selection(subset)} allowed)" if excused else "")
-    rules.append(Rule("coverage", "Coverage", value, limit, cov.complete or excused))
+    coverage_rule = Rule("coverage", "Coverage", value, limit, cov.complete or excused)
     if not (cov.complete or excused):
         sel = _selection(data["run"].get("selection"))
         how = f" (selected with {sel})" if sel else ""
@@ -432,6 +432,7 @@ def evaluate(
     if policy.min_resist_rate:
         _resist_rules(policy.min_resist_rate, records, rules, reasons)
 
+    rules.append(coverage_rule)
     regressions: list[Mapping[str, Any]] = []
     baseline_digest = None
     if baseline is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,36 @@ def record(
             for f in (verdict.findings if verdict else ())
         ],
     }
+
+
+def exchanges(
+    asked: Mapping[tuple[str, int], Exchange], redact: Any
+) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
+    """Every exchange once, whole and redacted (the evidence a check's excerpt points into), and
+    the index of each (case_id, repeat) in that list."""
+    out: list[dict[str, Any]] = []
+    index: dict[tuple[str, int], int] = {}
+    for key in sorted(asked):
+        ex = asked[key]
+        index[key] = len(out)
+        usage = {k: v for k, v in (ex.usage or {}).items()
+                 if isinstance(v, int) and not isinstance(v, bool)}
+        out.append({
+            "case_id": key[0],
+            "repeat": key[1],
+            "messages": [{"role": m.get("role", ""), "content": redact(m.get("content") or "")}
+                         for m in ex.messages],
+            "response": redact(ex.response) if ex.response is not None else None,
+            "latency_ms": round(ex.latency_ms, 3) if ex.latency_ms is not None else None,
+            "first_token_ms": round(ex.first_token_ms, 3)
+            if getattr(ex, "first_token_ms", None) is not None else None,
+            "error_type": ex.error_type,
+            "error": redact(ex.error) if ex.error else None,
+            "attempts": ex.attempts,
+            "finish_reason": getattr(ex, "finish_reason", None),
+            "usage": usage,
+        })
+    return out, index
 
 
 def file_error_record(file: str, line: int | None, message: str) -> dict[str, Any]:

@@ -177,10 +177,10 @@ def results_doc(commit: str | None = "abc123", **run) -> dict:
     }
 
 
-def test_from_results_maps_checks_and_is_idempotent_per_commit(tmp_path):
+def test_from_results_maps_checks_and_is_idempotent_per_failure_and_version(tmp_path):
     path = tmp_path / "feedback.jsonl"
     assert from_results(results_doc(), path) == 8
-    assert from_results(results_doc(), path) == 0  # a rerun of the same commit
+    assert from_results(results_doc(), path) == 0  # a rerun of the same version
     recs = FeedbackStore(path).read().records
     cats = {(r["case_id"], r["check"]): r["category"] for r in recs}
     assert cats == {
@@ -200,11 +200,13 @@ def test_from_results_maps_checks_and_is_idempotent_per_commit(tmp_path):
         assert r["id"].startswith("ev-")
         assert RAW_EMAIL not in json.dumps(r)
         assert "<EMAIL_ADDRESS>" in r["response"]
-    # A new commit is a new run: its failures are new feedback.
-    assert from_results(results_doc("def456"), path) == 8
+    # A new commit of the same chatbot version fails the same way: the same failures, no new
+    # feedback; a new version's failures are new.
+    assert from_results(results_doc("def456"), path) == 0
+    assert from_results(results_doc("def456", chatbot_version="v3"), path) == 8
 
 
-def test_from_results_without_commit_dedupes_on_cases_and_version(tmp_path):
+def test_from_results_without_commit_dedupes_on_version(tmp_path):
     path = tmp_path / "feedback.jsonl"
     assert from_results(results_doc(None), path) == 8
     assert from_results(results_doc(None, id="run-2"), path) == 0

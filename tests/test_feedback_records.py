@@ -120,17 +120,17 @@ def test_category_for_check(check, message, error_type, category):
     assert R.category_for_check(check, message, error_type) == category
 
 
-def test_eval_id_depends_on_commit_case_check_repeat():
-    base = R.eval_id("abc", "c1", "no_pii", 1)
-    assert base == R.eval_id("abc", "c1", "no_pii", None)  # repeat defaults to 1
+def test_eval_id_depends_on_version_case_check_and_failure():
+    base = R.eval_id("v2", "c1", "no_pii", "failed/pii_leak")
+    assert base == R.eval_id("v2", "c1", "no_pii", "failed/pii_leak")
     assert (
         len(
             {
                 base,
-                R.eval_id("abd", "c1", "no_pii", 1),
-                R.eval_id("abc", "c2", "no_pii", 1),
-                R.eval_id("abc", "c1", "not_empty", 1),
-                R.eval_id("abc", "c1", "no_pii", 2),
+                R.eval_id("v3", "c1", "no_pii", "failed/pii_leak"),
+                R.eval_id("v2", "c2", "no_pii", "failed/pii_leak"),
+                R.eval_id("v2", "c1", "not_empty", "failed/pii_leak"),
+                R.eval_id("v2", "c1", "no_pii", "error/too_slow"),
             }
         )
         == 5
