@@ -440,7 +440,20 @@ def test_without_scipy_rates_stand_and_intervals_say_what_to_install(monkeypatch
 
 
 def _results(records: list[dict]) -> dict:
-    return {"run": {}, "summary": {"latency_ms": {"p95": 10}}, "results": records}
+    """A results document as a run writes it: summary and coverage agree with the records (the
+    gate blocks results that do not add up or did not cover every case)."""
+    from llmops.results import summarize
+
+    full = [{"file": "cases/s.yaml", "line": 1, "message": "", "latency_ms": 10.0,
+             "error_type": None, "response_excerpt": None, "findings": [], **r} for r in records]
+    expected: dict[str, dict] = {}
+    for r in full:
+        e = expected.setdefault(r["case_id"], {"case_id": r["case_id"], "checks": [],
+                                               "skip": False})
+        e["checks"].append(r["check"])
+    return {"run": {"coverage": {"defined": len(expected), "selected": len(expected),
+                                 "complete": True, "expected": list(expected.values())}},
+            "summary": summarize(full), "results": full}
 
 
 def test_gate_min_resist_rate_per_category() -> None:
