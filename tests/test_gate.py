@@ -909,6 +909,8 @@ def test_metrics_count_every_outcome() -> None:
         "pass_rate": 0.6,
         "error_rate": 0.1,
         "p95_latency_ms": 321.0,
+        # the two cases of passing(6), and f1, f2, e1, s1; the case file is no case
+        "coverage": {"defined": 6, "covered": 6, "complete": True},
     }
 
 
