@@ -261,7 +261,11 @@ def _load_file(
         if context_mark and (mark is None or "end of stream" in problem):
             # An unclosed quote or bracket: point at where it opened, not at the end of the file.
             mark, problem = context_mark, f"{problem} ({context})"
-        yield CaseError(name, mark.line + 1 if mark else None, f"bad YAML: {problem}")
+        line = mark.line + 1 if mark else None
+        if isinstance(exc, yaml.reader.ReaderError):  # a control character: no mark, a position
+            line = text.count("\n", 0, exc.position) + 1
+            problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        yield CaseError(name, line, f"bad YAML: {problem}")
         return
     except RecursionError:
         yield CaseError(name, None, "bad YAML: nested too deeply to read")
@@ -469,7 +473,8 @@ def _schema_error(
         why = f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
         where_ = f" in {field_name}" if field_name else ""
         return CaseError(name, _line_for((*path, key), lines), f"{label}{why}{where_}")
-    if err.validator == "oneOf" and isinstance(instance, dict) and "id" in instance:
+    # prompt-or-conversation: the only oneOf over a whole case (with or without its id)
+    if err.validator == "oneOf" and isinstance(instance, dict) and len(path) == 2:
         has = [k for k in ("prompt", "conversation") if k in instance]
         why = (
             "has both `prompt` and `conversation`; use one"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import difflib
 import hashlib
 import json
@@ -55,6 +56,7 @@ class Module:
 class Config:
     modules: dict[str, Module]
     suite: list[str]
+    suite_args: list[str]
     pytest_args: list[str]
     min_score: float
     timeout_floor_s: float
@@ -75,6 +77,7 @@ def load_config(path: Path) -> Config:
     return Config(
         modules=modules,
         suite=list(run["suite"]),
+        suite_args=list(run.get("suite_args", [])),
         pytest_args=list(run["pytest_args"]),
         min_score=float(run["min_score"]),
         timeout_floor_s=float(run["timeout_floor_s"]),
@@ -259,7 +262,7 @@ class ForkServer:
     def run(self, tests: list[str], timeout: float, cfg: Config) -> tuple[str, str]:
         # Plain asserts: only pass or fail matters here, and pytest's rewriting recompiles every
         # module of every pytest plugin in each child (bytecode is not written, see main()).
-        args = ["-x", "-q", "--assert=plain", *cfg.pytest_args, *sorted(tests)]
+        args = ["-x", "-q", "--assert=plain", *cfg.pytest_args, *tests]
         request = {"args": args, "timeout": timeout, "out": str(self.out)}
         assert self.proc.stdin and self.proc.stdout
         self.proc.stdin.write(json.dumps(request) + "\n")
@@ -290,7 +293,9 @@ def serve(warm: list[str]) -> None:
 
     plugins = [ep.value.split(":")[0] for ep in entry_points(group="pytest11")]
     for name in ["conftest", "llmops.plugin", *plugins, *warm]:
-        importlib.import_module(name)
+        # a module that does not import here: its child will say why
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     for name in list(sys.modules):  # forget our own code: each child imports it from disk
         if name.split(".")[0] in ("llmops", "tests", "conftest"):
             del sys.modules[name]
@@ -323,6 +328,11 @@ def serve(warm: list[str]) -> None:
             os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         print(json.dumps({"code": status}), flush=True)
+
+
+def fastest_first(tests: set[str], tmap: TestMap) -> list[str]:
+    """With `-x` a mutant dies at its first failing test: try the quick ones first."""
+    return sorted(tests, key=lambda t: (tmap.seconds.get(t, 1.0), t))
 
 
 def timeout_for(tests: set[str], tmap: TestMap, cfg: Config) -> float:
@@ -406,13 +416,15 @@ def mutate_module(
                 if mutated is None:
                     db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NO_TEST))
                     continue
-                outcome, output = server.run(sorted(tests), timeout_for(tests, own, cfg), cfg)
+                outcome, output = server.run(
+                    fastest_first(tests, own), timeout_for(tests, own, cfg), cfg
+                )
                 if outcome == "survived" and wide is not None:
                     covering = wide.lines.get(module.name, {}).get(line, set())
                     more = {t for t in covering if t and t.split("::")[0] not in own_files}
                     if more:
                         outcome, output = server.run(
-                            sorted(more), timeout_for(more, wide, cfg), cfg
+                            fastest_first(more, wide), timeout_for(more, wide, cfg), cfg
                         )
             db.set_result(
                 item.job_id,
@@ -522,7 +534,11 @@ def main(argv: list[str] | None = None) -> int:
     own_paths = sorted({t for m in modules for t in m.tests})
     tag = WORK.name.removeprefix("work-")
     own = measure(own_paths, modules, cfg.pytest_args, f"own-{tag}")
-    wide = None if args.no_recheck else measure(cfg.suite, modules, cfg.pytest_args, f"suite-{tag}")
+    wide = (
+        None
+        if args.no_recheck
+        else measure(cfg.suite, modules, [*cfg.pytest_args, *cfg.suite_args], f"suite-{tag}")
+    )
     suite = sorted({*own_paths, *(wide.seconds if wide else ())})
     warm = sorted({t.split("::")[0][:-3].replace("/", ".") for t in suite})
     server = ForkServer(warm)

@@ -404,3 +404,61 @@ def test_the_prompt_of_a_conversation_without_a_user_turn_is_its_last_turn() -> 
 def test_schema_errors_in_full(tmp_path: Path, text: str, error: str) -> None:
     write(tmp_path, "s.yaml", text)
     assert [str(e) for e in load_cases([tmp_path], root=tmp_path).errors] == [f"s.yaml:{error}"]
+
+
+@pytest.mark.parametrize(
+    ("text", "errors"),
+    [
+        # a mapping where a string belongs, even one holding an `id`
+        ("cases:\n  - id: a\n    prompt: {id: x}\n",
+         ["3: case 'a': prompt: {'id': 'x'} is not of type 'string'"]),
+        # an id of the wrong type is a type error, not a pattern one
+        ("cases:\n  - id: 5\n    prompt: x\n", ["2: case 5: id: 5 is not of type 'string'"]),
+        # a pattern that is not the id's
+        ("cases:\n  - id: a\n    prompt: x\n    tags: [Bad Tag]\n",
+         ["4: case 'a': tags: 'Bad Tag' does not match"]),
+        # prompt-or-conversation is said plainly whether or not the case has its id
+        ("cases:\n  - prompt: x\n    conversation: [{role: user, content: y}]\n",
+         ["2: cases[0]: missing required key 'id'",
+          "2: cases[0]: has both `prompt` and `conversation`; use one"]),
+        ("cases:\n  - owner: x\n",
+         ["2: cases[0]: missing required key 'id'",
+          "2: cases[0]: missing `prompt` (or `conversation`)"]),
+        # a control character: the line it is on, on one line
+        ("cases:\n  - id: a\n    prompt: x\x07\n",
+         ["3: bad YAML: unacceptable character #x0007: control characters are not allowed"]),
+        # errors come in line order, whichever check found them
+        ("cases:\n  - id: a\n    prompt: x\n    expect: {regex: '(['}\n"
+         "  - id: b\n    prompt: y\n    expct: 1\n",
+         ["4: case 'a': bad regex '(['", "7: case 'b': unknown key 'expct'"]),
+        # a broken file-level key costs the whole file, valid cases too
+        ("sute: x\ncases:\n  - id: a\n    prompt: y\n",
+         ["1: unknown key 'sute' (did you mean 'suite'?)"]),
+    ],
+)
+def test_error_messages_and_order(tmp_path: Path, text: str, errors: list[str]) -> None:
+    write(tmp_path, "e.yaml", text)
+    res = load_cases([tmp_path], root=tmp_path)
+    assert res.cases == []
+    got = [str(e) for e in res.errors]
+    assert len(got) == len(errors), got
+    for message, want in zip(got, errors, strict=True):
+        assert message.startswith(f"e.yaml:{want}"), got
+
+
+def test_digest_ignores_the_order_of_keys(tmp_path: Path) -> None:
+    a = write(tmp_path, "a/x.yaml", "cases:\n  - id: a\n    prompt: x\n"
+                                    "    expect: {contains: y, max_chars: 9}\n")
+    b = write(tmp_path, "b/x.yaml", "cases:\n  - expect: {max_chars: 9, contains: y}\n"
+                                    "    prompt: x\n    id: a\n")
+    assert cases_digest(load_cases([a]).cases) == cases_digest(load_cases([b]).cases)
+
+
+def test_cases_and_errors_are_values(tmp_path: Path) -> None:
+    import dataclasses
+
+    write(tmp_path, "v.yaml", "cases:\n  - id: a\n    prompt: x\n  - id: A\n    prompt: y\n")
+    res = load_cases([tmp_path], root=tmp_path)
+    for value, name in [(res.cases[0], "severity"), (res.errors[0], "line")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, name, None)
