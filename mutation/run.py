@@ -361,8 +361,17 @@ def mutate_module(
     source = (WORK / module.path).read_text(encoding="utf-8")
     digest = source_digest(module)
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    # Verdicts of the last run by mutant (operator, line, mutated line): after a change of the
+    # module, --survivors keeps the kills of the mutants whose line is unchanged.
+    killed_before: set[tuple[str, str, str]] = set()
     if rerun and (meta.get("digest") != digest or not session.exists()):
-        print(f"  {module.path} changed since the last run: all its mutants run again")
+        print(f"  {module.path} changed since the last run: its mutants are made again")
+        if session.exists():
+            with use_db(str(session), WorkDB.Mode.open) as old:
+                for item, result in old.completed_work_items:
+                    d = meta.get("described", {}).get(item.job_id)
+                    if d and result.test_outcome == TestOutcome.KILLED:
+                        killed_before.add((d["operator"], d["before"], d["after"]))
         rerun = False
     stmt = statement_lines(source)
     spans = annotation_spans(source)
@@ -382,7 +391,15 @@ def mutate_module(
             if item.job_id in done:
                 result = done[item.job_id]
                 if rerun and result.test_outcome == TestOutcome.SURVIVED:
-                    todo.append(item)
+                    d = described.get(item.job_id, {})
+                    why = module.equivalents.get((d.get("before"), d.get("after")))
+                    if why:  # listed since the last run
+                        skipped_ = WorkResult(
+                            worker_outcome=WorkerOutcome.SKIPPED, output=f"equivalent: {why}"
+                        )
+                        db.set_result(item.job_id, skipped_)
+                    else:
+                        todo.append(item)
                 continue
             skip = None
             if not wanted(spec.operator_name, cfg):
@@ -395,6 +412,17 @@ def mutate_module(
                 why = module.equivalents.get((m.before, m.after))
                 if why:
                     skip = f"equivalent: {why}"
+                elif (m.operator, m.before, m.after) in killed_before:
+                    kept = "killed in the last run, on the same line"
+                    db.set_result(
+                        item.job_id,
+                        WorkResult(
+                            worker_outcome=WorkerOutcome.NORMAL,
+                            test_outcome=TestOutcome.KILLED,
+                            output=kept,
+                        ),
+                    )
+                    continue
             if skip:
                 db.set_result(
                     item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=skip)

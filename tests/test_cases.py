@@ -462,3 +462,35 @@ def test_cases_and_errors_are_values(tmp_path: Path) -> None:
     for value, name in [(res.cases[0], "severity"), (res.errors[0], "line")]:
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, name, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "errors"),
+    [
+        # outside a case the field has no name to give
+        ("defaults:\n  expect: {contains: 5}\ncases:\n  - id: a\n    prompt: x\n",
+         ["2: value must be a string or a list of strings, got 5"]),
+        # a pattern that is not a string does not stop the next one from being compiled
+        ("cases:\n  - id: a\n    prompt: x\n    expect: {regex: [5, '([']}\n",
+         ["4: case 'a': expect.regex must be a string or a list of strings, got [5, '([']",
+          "4: case 'a': bad regex '(['"]),
+        # `cases:` that is not a list
+        ("cases: 5\n", ["1: 5 is not of type 'array'"]),
+        # two unknown keys: the first is named
+        ("cases:\n  - id: a\n    prompt: x\n    sevrity: x\n    ownr: y\n",
+         ["4: case 'a': unknown key 'sevrity' (did you mean 'severity'?)"]),
+    ],
+)
+def test_more_error_messages(tmp_path: Path, text: str, errors: list[str]) -> None:
+    write(tmp_path, "m.yaml", text)
+    got = [str(e) for e in load_cases([tmp_path], root=tmp_path).errors]
+    assert len(got) == len(errors), got
+    for message, want in zip(got, errors, strict=True):
+        assert message.startswith(f"m.yaml:{want}"), got
+
+
+def test_files_outside_the_root_keep_their_path_and_the_default_budget(tmp_path: Path) -> None:
+    p = write(tmp_path, "out/a.yaml", "cases:\n  - id: a\n    prompt: x\n")
+    (case,) = load_cases([p], root=tmp_path / "elsewhere").cases
+    assert case.file == p.as_posix()
+    assert case.expect["max_latency_ms"] == 3000
