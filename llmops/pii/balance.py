@@ -188,6 +188,7 @@ CONTEXT: Final = Context(
     ),
     boost=0.75,
     penalty=0.0,
+    negative_reach=None,
 )
 CUED: Final = 0.0  # an amount alone is no disclosure; the cue makes it one
 

@@ -24,9 +24,11 @@ _ASCII_WORD: Final = re.compile(r"[a-z]+")  # WORD on lower-case ASCII text
 # Cues are looked for this far before and after a candidate (characters).
 REACH_BEFORE: Final = 64
 REACH_AFTER: Final = 40
-# A negative cue speaks of the value next to it ("order 4155552671"), not of one a clause later
-# ("I placed an order but got no text on my registered 905-674-3793"): it counts this many
-# words away at most (a word after the value counts as two).
+# A negative cue speaks of the identifier next to it ("order 4155552671"), not of one a clause
+# later ("I placed an order but got no text on my registered 905-674-3793"): it counts this many
+# words away at most (a word after the value counts as two). Not for amounts: a fee or a
+# condition anywhere in the sentence makes an amount a product's ("the fee is waived with a
+# deposit of $500").
 NEGATIVE_REACH: Final = 4
 
 # A cue only counts inside its own sentence or line; ". " after these does not end one.
@@ -261,6 +263,7 @@ class Context:
         *,
         boost: float = 0.35,
         penalty: float = 0.4,
+        negative_reach: int | None = NEGATIVE_REACH,
     ) -> None:
         positive, negative = tuple(positive), tuple(negative)
         pos = {phrase(p) for p in positive}
@@ -269,6 +272,10 @@ class Context:
         self.items += [(n, -1) for n in negative if phrase(n) not in pos]
         self.boost, self.penalty = boost, penalty
         _REGISTRY[kind] = self
+        if negative_reach is None:
+            _NEGATIVE_REACH.pop(kind, None)
+        else:
+            _NEGATIVE_REACH[kind] = negative_reach
         _table.cache_clear()
 
     def nearest(self, text: str, start: int, end: int) -> int:
@@ -287,6 +294,7 @@ class Context:
 
 
 _REGISTRY: dict[str, Context] = {}
+_NEGATIVE_REACH: dict[str, int] = {}  # type -> how far its negative cues count, if limited
 _Table = dict[str, list[tuple[Words, dict[str, int]]]]
 
 
@@ -363,9 +371,8 @@ def _cues(head: str, tail: str) -> dict[str, int]:
         found.sort(key=itemgetter(0))  # stable: among equal keys the first found stays first
     out: dict[str, int] = {}
     for key, values in found:
-        far = key[0] > NEGATIVE_REACH
         for kind, pol in values.items():
-            if kind not in out and not (far and pol < 0):
+            if kind not in out and not (pol < 0 and key[0] > _NEGATIVE_REACH.get(kind, 1 << 30)):
                 out[kind] = pol
     return out
 
