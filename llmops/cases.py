@@ -25,6 +25,7 @@ from llmops import regexes, userschema
 from llmops.errors import where
 from llmops.limits import Limits, too_deep
 from llmops.schemas import load_schema
+from llmops.yamlio import first_alias
 
 try:  # the C loader keeps collection of thousands of cases fast
     from yaml import CSafeLoader as _BaseLoader
@@ -237,7 +238,7 @@ def _load_file(
     except (OSError, UnicodeDecodeError) as exc:
         yield CaseError(name, None, f"cannot read: {exc}")
         return
-    alias = _first_alias(text)
+    alias = first_alias(text)
     if alias is not None:
         yield CaseError(
             name,
@@ -335,20 +336,6 @@ def _load_file(
         if i not in bad_cases:
             line = lines.get(("cases", i), 1)
             yield _build_case(raw, defaults, suite, name, line, max_latency_ms)
-
-
-def _first_alias(text: str) -> int | None:
-    """The line of the first alias (`*name`) in a YAML text, None if it has none. Only a text
-    with both an anchor and a star can have one, so most files never pay for the event scan."""
-    if "&" not in text or "*" not in text:
-        return None
-    try:
-        for event in yaml.parse(text, Loader=_BaseLoader):
-            if isinstance(event, yaml.AliasEvent):
-                return event.start_mark.line + 1
-    except yaml.YAMLError:
-        return None  # the loader reports it, with its line
-    return None
 
 
 def _suite_name(path: Path) -> str:

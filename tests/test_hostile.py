@@ -227,6 +227,16 @@ def test_yaml_alias_bomb(how: str, proj: Callable[..., Path]) -> None:
         assert ran.returncode == 2
 
 
+def test_alias_bomb_in_any_yaml_llmops_reads(tmp_path: Path) -> None:
+    """1c (addition): the same bomb as a chatbot version, knowledge base or answers file."""
+    from llmops.yamlio import read_yaml
+
+    path = tmp_path / "answers.yaml"
+    path.write_text(BOMB)
+    with pytest.raises(InputError, match=r"answers.yaml:2: YAML aliases"):
+        ends_within(lambda: read_yaml(path))
+
+
 @pytest.fixture(autouse=True)
 def _bot(tmp_path: Path) -> None:
     """A plain python: bot in the project root, for runs that need one."""
