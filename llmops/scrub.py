@@ -5,8 +5,9 @@ shape (32 hex digits, Azure style) that a server echoes in an error body or an a
 it. So every string is also stripped of the exact values of the secrets configured here,
 whatever their format:
 
-- environment variables whose name says they hold a secret (`*API_KEY*`, `*TOKEN*`,
-  `*SECRET*`, `*PASSWORD*`, ...), which is where llmops reads its keys from;
+- environment variables whose name says they hold a secret (`*API_KEY*`, `*_KEY`, `*TOKEN*`,
+  `*SECRET*`, `*PASSWORD*`, ...), which is where llmops reads its keys from (and
+  `LLMOPS_RESULTS_KEY`, the results' signing key);
 - the user name and password of a target URL, and secret-looking query values;
 - header values and anything else a caller `register`s (e.g. a target's Authorization header).
 
@@ -33,7 +34,7 @@ MASK = "<SECRET>"
 #: Environment variable names that hold secrets.
 SECRET_NAME = re.compile(
     r"(?i)(api[_-]?key|apikey|token|secret|passw(or)?d|passwd|credential|private[_-]?key|"
-    r"access[_-]?key|auth|bearer|session[_-]?key|signature)"
+    r"access[_-]?key|auth|bearer|session[_-]?key|signature|(?:^|_)key(?:_|$))"
 )
 #: Shorter values are not scrubbed: "abc" or "true" would mangle ordinary text.
 MIN_CHARS = 8

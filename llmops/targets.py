@@ -302,6 +302,9 @@ class CommandTarget(Target):
         self.name = f"cmd:{command}"
         self._command = command
         self._limits = limits or Limits()
+        # Each ask starts a process: more at once than there are cores only queues them on the
+        # CPU, and the queueing counts as the bot's latency (an explicit --concurrency wins).
+        self.preferred_concurrency = usable_cores()
 
     async def ask(self, messages: list[Message]) -> Reply:
         proc = await asyncio.create_subprocess_shell(
@@ -389,6 +392,14 @@ class CommandTarget(Target):
         if transport is not None:
             with contextlib.suppress(Exception):
                 transport.close()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the OS says; else the count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -549,6 +549,13 @@ def test_ctrl_c_kills_the_bots_process_groups(proj: Callable[..., Path], tmp_pat
     assert [p for p in started if alive(p)] == []
 
 
+def test_cmd_bots_default_to_one_process_per_core() -> None:
+    """Issue 13 item 3: concurrency 8 on 2 cores queued the bot's processes on the CPU and
+    counted the wait as its latency; a cmd: target asks as many at once as there are cores
+    (an explicit --concurrency still wins: the plugin takes this only when none is given)."""
+    assert CommandTarget("true").preferred_concurrency == len(os.sched_getaffinity(0))
+
+
 def test_blocked_sync_python_target_is_abandoned(proj: Callable[..., Path]) -> None:
     """6c: a sync python: target blocked for ever: the run ends and says so."""
     root = proj({"good.yaml": GOOD}, files={
