@@ -542,7 +542,11 @@ def test_ctrl_c_kills_the_bots_process_groups(proj: Callable[..., Path], tmp_pat
         started = [int(p) for p in pids.read_text().split()]
         assert len(started) == 4 and all(alive(p) for p in started)
         proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to pytest
-        proc.wait(ENDS_WITHIN_S)
+        try:
+            proc.wait(ENDS_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the run did not end after Ctrl-C:\n"
+                        + (tmp_path / "int.out").read_text(errors="replace")[-3000:])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
