@@ -10,7 +10,7 @@ EXTRAS ?= dev
 LLM_EXTRAS ?= dev,llm
 LLM_STAMP  := $(VENV)/.installed-llm
 
-.PHONY: setup setup-llm evals evals-llm test lint mutation clean
+.PHONY: setup setup-llm evals evals-llm test lint mutation clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,8 +48,19 @@ LLM_VERSION ?= llm
 evals-llm: setup-llm
 	$(BIN)/pytest evals/ --target reference:$(LLM_VERSION) --cases cases_llm --reports reports/llm
 
+# Headless Chromium from Debian's packages, for the browser test of `llmops compare --html`
+# (Playwright's own browser downloads are not reachable). Installed when missing and run as root
+# (CI); otherwise the browser test fails saying what to install. Quick when present.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "make: $(CHROMIUM) missing and not installable here (apt-get install chromium);" \
+	     "the browser test will fail"
+
 # The project's own test suite, then lint.
-test: setup-llm
+test: setup-llm browser
 	$(BIN)/pytest tests/ -q
 	$(BIN)/ruff check llmops evals tests benchmarks mutation conftest.py
 

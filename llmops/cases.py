@@ -84,6 +84,8 @@ class Case:
     description: str | None = None
     skip: str | None = None
     allow_pii: frozenset[str] = field(default_factory=frozenset)
+    #: Share of samples each check must pass (None: the config's default, 1.0 unless set).
+    min_pass_rate: float | None = None
 
     @property
     def prompt(self) -> str:
@@ -106,7 +108,7 @@ class Case:
         ]
 
     def canonical(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "suite": self.suite,
             "messages": list(self.messages),
@@ -114,6 +116,9 @@ class Case:
             "severity": self.severity,
             "allow_pii": sorted(self.allow_pii),
         }
+        if self.min_pass_rate is not None:  # only when set: older cases keep their digests
+            out["min_pass_rate"] = self.min_pass_rate
+        return out
 
 
 @dataclass
@@ -377,7 +382,12 @@ def _build_case(
         description=raw.get("description"),
         skip=raw.get("skip"),
         allow_pii=frozenset(allow),
+        min_pass_rate=_rate(raw.get("min_pass_rate", defaults.get("min_pass_rate"))),
     )
+
+
+def _rate(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @cache

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "reports": "reports",
     "feedback": "feedback/feedback.jsonl",
     "logs": "logs",
+    "min_pass_rate": 1.0,
 }
 
 
@@ -47,6 +48,8 @@ class Config:
     reports: Path
     feedback: Path
     logs: Path
+    #: Default share of samples a case's checks must pass (a case's own key wins).
+    min_pass_rate: float = 1.0
     pii_allow: tuple[str, ...] = ()
     pii: dict[str, Any] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +102,11 @@ def load_config(root: Path | None = None) -> Config:
     limits = Limits.from_table(
         dict(table.get("limits", {})), source=f"{pyproject}: [tool.llmops.limits]"
     )
+    rate = merged["min_pass_rate"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        raise InputError(
+            f"{pyproject}: [tool.llmops] min_pass_rate must be a number from 0 to 1, not {rate!r}"
+        )
     try:
         return Config(
             root=root,
@@ -112,6 +120,7 @@ def load_config(root: Path | None = None) -> Config:
             reports=root / merged["reports"],
             feedback=root / merged["feedback"],
             logs=root / merged["logs"],
+            min_pass_rate=float(rate),
             pii_allow=tuple(str(v) for v in pii.get("allow", ())),
             pii=pii,
             gate=dict(table.get("gate", {})),

@@ -105,6 +105,8 @@ class Policy:
     #: Selections a partial run may have and still pass (e.g. `[{markers = "smoke"}]`); by
     #: default none: every case the commit defines must have run.
     allow_subsets: tuple[Mapping[str, Any], ...] = ()
+    #: The chance, over a whole run with repeats, of calling noise a regression.
+    alpha: float = 0.05
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], source: str = "[tool.llmops.gate]") -> Policy:
@@ -126,6 +128,12 @@ class Policy:
             from llmops.redteam.report import parse_min_resist_rate
 
             values["min_resist_rate"] = parse_min_resist_rate(table["min_resist_rate"], source)
+        if "alpha" in table:
+            alpha = table["alpha"]
+            if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+                raise InputError(f"{source}: alpha must be a number between 0 and 1 (exclusive), "
+                                 f"not {alpha!r}")
+            values["alpha"] = float(alpha)
         for key in ("block_checks", "block_severities"):
             if key in table:
                 value = table[key]
@@ -188,6 +196,8 @@ class Decision:
     metrics: dict[str, Any]
     failures: list[Mapping[str, Any]]
     regressions: list[Mapping[str, Any]] = field(default_factory=list)
+    #: With repeats: every (case, check)'s rate, interval and verdict (results.json's `stats`).
+    rates: list[Mapping[str, Any]] = field(default_factory=list)
     run: Mapping[str, Any] = field(default_factory=dict)
     results_path: str | None = None
     digest: str | None = None
@@ -217,11 +227,36 @@ class Decision:
         for rule in self.rules:
             mark = "ok  " if rule.ok else "FAIL"
             out.append(f"  {mark} {rule.label}: {rule.value} (limit {rule.limit})")
+        out.extend(f"  {line}" for line in self._baseline_lines())
+        if self.rates:
+            out.append(f"  pass rates: {self._rates_line()}")
+            for r in _stats().notable(self.rates)[:SUMMARY_ROWS]:
+                out.append(f"    {r['verdict']:<9} {_stats().rate_text(r):<24} "
+                           f"{r['case_id']} [{r['check']}]" + (" flaky" if r["flaky"] else ""))
         if self.reasons:
             out.append("blocked because:")
             out.extend(f"  - {reason.message}" for reason in self.reasons)
         # A results file is input: its strings reach the terminal without control characters.
         return [one_line(line) for line in out]
+
+    def _rates_line(self) -> str:
+        st = _stats()
+        return st.summary_text(st.summary_fields(self.rates, []))
+
+    def _baseline_lines(self) -> list[str]:
+        """The overall pass rate and p95 against the baseline, each with its 95% interval."""
+        b = self.metrics.get("baseline")
+        if not b:
+            return []
+        rate, p95 = b["pass_rate"], b["p95_latency_ms"]
+        return [
+            f"vs baseline: pass rate {_pct(rate['base'])} -> {_pct(rate['new'])} "
+            f"(change {_pts(rate['diff'])}, 95% interval {_span(rate, _pts)})",
+            f"vs baseline: p95 latency {_ms(p95['base'])} -> {_ms(p95['new'])} "
+            f"(change {_signed_ms(p95['diff'])}, 95% interval {_span(p95, _signed_ms)})",
+            f"vs baseline: {b['compared_checks']} checks compared by {b['method']} "
+            f"(α {b['alpha']:g}, K {b['tarone_k']})",
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -238,7 +273,7 @@ class Decision:
                 {"rule": r.rule, "message": r.message, **_locate(r.record)} for r in self.reasons
             ],
             "failures": [_brief(rec) for rec in self.failures],
-            "regressions": [_brief(rec) for rec in self.regressions],
+            "regressions": [dict(reg) for reg in self.regressions],
         }
 
     def markdown(self) -> str:
@@ -263,6 +298,33 @@ class Decision:
             out.append(
                 f"| {rule.label} | {rule.value} | {rule.limit} | {'✅' if rule.ok else '❌'} |"
             )
+        if self.metrics.get("baseline"):
+            out += ["", "### Against the baseline", ""]
+            out += [f"- {_md(line.removeprefix('vs baseline: '))}"
+                    for line in self._baseline_lines()]
+            if self.regressions:
+                out += ["", "| Case | Check | Baseline | Now | p (one-sided) |",
+                        "|---|---|---|---|---|"]
+                for reg in self.regressions[:SUMMARY_ROWS]:
+                    out.append(
+                        f"| `{_md(reg['case_id'])}` | `{_md(reg['check'])}` "
+                        f"| {reg['base_passed']}/{reg['base_samples']} "
+                        f"| {reg['new_passed']}/{reg['new_samples']} | {reg['p_value']:.2g} |"
+                    )
+        if self.rates:
+            rows = _stats().notable(self.rates)
+            out += ["", "### Pass rates (95% Wilson intervals)", "", _md(self._rates_line())]
+            if rows:
+                out += ["", "| Verdict | Case | Check | Pass rate [95% interval] | Min | Flaky |",
+                        "|---|---|---|---|---|---|"]
+                for r in rows[:SUMMARY_ROWS]:
+                    out.append(
+                        f"| {r['verdict']} | `{_md(r['case_id'])}` | `{_md(r['check'])}` "
+                        f"| {_stats().rate_text(r)} | {_stats().pct(r['min_pass_rate'])} "
+                        f"| {'yes' if r['flaky'] else ''} |"
+                    )
+                if len(rows) > SUMMARY_ROWS:
+                    out.append(f"\n… and {len(rows) - SUMMARY_ROWS} more in the results artifact.")
         if self.reasons:
             out += ["", "### Why it is blocked", ""]
             out += [f"- {_md(reason.message)}" for reason in self.reasons[:SUMMARY_ROWS]]
@@ -359,7 +421,11 @@ def evaluate(
         for message in data["run"].get("case_file_errors") or ():
             reasons.append(Reason("case_file", f"case file error: {message}"))
 
-    # Per-record blocking: a critical case or a leak check failing is never averaged away.
+    # Per-record blocking: a critical case or a leak check failing is never averaged away. With
+    # repeats, a critical case whose check met its min_pass_rate does not block; a leak always does.
+    check_stats = _check_stats(data)
+    met = {(r["case_id"], r["check"]) for r in check_stats
+           if r["min_pass_rate"] < 1 and r["verdict"] == "passed"}
     blocking: list[Mapping[str, Any]] = []
     for rec in counted:
         if rec["outcome"] not in FAILING:
@@ -367,7 +433,8 @@ def evaluate(
         if rec["check"] in policy.block_checks:
             kind = "blocked_check"
             label = f"{rec['check']} {rec['outcome']}"
-        elif rec["severity"] in policy.block_severities:
+        elif (rec["severity"] in policy.block_severities
+              and (rec["case_id"], rec["check"]) not in met):
             kind = "severity"
             label = f"{rec['severity']} case {rec['check']} {rec['outcome']}"
         else:
@@ -438,30 +505,22 @@ def evaluate(
     if baseline is not None:
         base = baseline.data if isinstance(baseline, Results) else baseline
         baseline_digest = baseline.digest if isinstance(baseline, Results) else None
-        regressions = find_regressions(base["results"], records)
-        rules.append(
-            Rule(
-                "regressions",
-                "Regressions vs baseline",
-                str(len(regressions)),
-                "0",
-                not regressions,
-            )
-        )
-        for rec in regressions:
-            reasons.append(
-                Reason(
-                    "regression",
-                    f"regression: {rec['check']} passed on the baseline and now "
-                    f"{rec['outcome']}: {_who(rec)}: {_message(rec)}",
-                    rec,
-                )
-            )
+        regressions, comparison, how = compare_runs(base, data, policy.alpha)
+        if comparison:
+            metrics["baseline"] = comparison
+        label = "Regressions vs baseline" + (f" ({how})" if comparison else "")
+        rules.append(Rule("regressions", label, str(len(regressions)), "0", not regressions))
+        for reg in regressions:
+            reasons.append(Reason("regression", f"regression: {_regression_text(reg)}", reg))
 
     # Blocking failures first: GitHub shows only the first few annotations of a step.
-    first = {id(r) for r in blocking} | {id(r) for r in regressions}
+    regressed = {(r["case_id"], r["check"]) for r in regressions}
+    first = {id(r) for r in blocking}
     failures = [r for r in counted if r["outcome"] in FAILING]
-    failures.sort(key=lambda r: (id(r) not in first, _severity_rank(r["severity"])))
+    failures.sort(key=lambda r: (
+        id(r) not in first and (r["case_id"], r["check"]) not in regressed,
+        _severity_rank(r["severity"]),
+    ))
     return Decision(
         allowed=not reasons,
         reasons=reasons,
@@ -469,6 +528,7 @@ def evaluate(
         metrics=metrics,
         failures=failures,
         regressions=regressions,
+        rates=check_stats,
         run=data["run"],
         results_path=str(results.path) if isinstance(results, Results) else None,
         digest=results.digest if isinstance(results, Results) else None,
@@ -500,6 +560,130 @@ def _resist_rules(
             reasons.append(
                 Reason("min_resist_rate", f"{what}: {why}; the minimum is {_pct(limit)}")
             )
+
+def _check_stats(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per (case, check) rates and verdicts of a run with repeats or thresholds, recomputed from
+    the records (only each case's min_pass_rate comes from `stats`); [] for single samples."""
+    from llmops import stats
+
+    thresholds = {s["case_id"]: s.get("min_pass_rate", 1.0) for s in data.get("stats") or ()}
+    tallies = stats.tallies(data["results"])
+    if not any(t < 1 for t in thresholds.values()) and all(
+        t.samples <= 1 for t in tallies.values()
+    ):
+        return []
+    stats.require()
+    return stats.check_stats(data["results"], thresholds)
+
+
+def compare_runs(
+    base: Mapping[str, Any], new: Mapping[str, Any], alpha: float
+) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """Regressions of `new` against `base`, the overall comparison, and how they were found.
+
+    Single samples on both sides: as always, any failure of a check that passed on the baseline.
+    With repeats on either side: a check regresses only when its pass rate dropped significantly
+    (one-sided Fisher exact test, Tarone's correction at `alpha` over the run), and the overall
+    pass rate and p95 latency are compared with bootstrap intervals over cases.
+    """
+    from llmops import stats
+
+    base_t, new_t = stats.tallies(base["results"]), stats.tallies(new["results"])
+    first = _first_failing(new["results"])
+    if all(t.samples <= 1 for t in (*base_t.values(), *new_t.values())):
+        out = []
+        for rec in find_regressions(base["results"], new["results"]):
+            key = (rec["case_id"], rec["check"])
+            b, n = base_t.get(key, stats.Tally()), new_t.get(key, stats.Tally())
+            out.append({**_brief(rec), **_counts(b, n), "p_value": None})
+        return out, {}, "single samples: any failure of a check that passed on the baseline"
+    stats.require()
+    compared, drops, k = stats.significant_drops(base_t, new_t, alpha)
+    out = []
+    for d in drops:
+        rec = first.get((d.case_id, d.check)) or {"case_id": d.case_id, "check": d.check}
+        out.append({
+            **_brief(rec),
+            **_counts(base_t[(d.case_id, d.check)], new_t[(d.case_id, d.check)]),
+            "p_value": d.p_value,
+            "p_adjusted": min(1.0, d.p_value * k),
+        })
+    comparison = {
+        "method": "one-sided Fisher exact test per check, Tarone's correction",
+        "alpha": alpha,
+        "tarone_k": k,
+        "compared_checks": len(compared),
+        "pass_rate": overall_rate(base, new),
+        "p95_latency_ms": overall_p95(base, new),
+    }
+    return out, comparison, f"Fisher one-sided, α {alpha:g}, Tarone K={k}"
+
+
+def _counts(b: Any, n: Any) -> dict[str, Any]:
+    return {"base_passed": b.passed, "base_samples": b.samples,
+            "new_passed": n.passed, "new_samples": n.samples}
+
+
+def _first_failing(
+    records: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, str], Mapping[str, Any]]:
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for rec in records:
+        if rec["outcome"] in FAILING:
+            out.setdefault((rec["case_id"], rec["check"]), rec)
+    return out
+
+
+def _case_rates(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    per: dict[str, list[int]] = {}
+    for rec in records:
+        if rec["check"] == "case_file" or rec["outcome"] == "skipped":
+            continue
+        c = per.setdefault(rec["case_id"], [0, 0])
+        c[0] += rec["outcome"] == "passed"
+        c[1] += 1
+    return [(p, n) for p, n in per.values()]
+
+
+def _case_latencies(records: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
+    """One latency per answered sample (not per check), grouped by case."""
+    per: dict[str, dict[int, float]] = {}
+    for rec in records:
+        answered = rec["error_type"] is None and rec["latency_ms"] is not None
+        if answered and rec["check"] != "case_file":
+            per.setdefault(rec["case_id"], {})[int(rec.get("repeat") or 1)] = rec["latency_ms"]
+    return {c: list(v.values()) for c, v in per.items() if v}
+
+
+def overall_rate(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    from llmops import stats
+
+    b, n = _case_rates(base["results"]), _case_rates(new["results"])
+    rb = sum(p for p, _ in b) / max(1, sum(c for _, c in b))
+    rn = sum(p for p, _ in n) / max(1, sum(c for _, c in n))
+    low, high = stats.rate_diff_interval(b, n)
+    return {"base": rb, "new": rn, "diff": rn - rb, "ci_low": low, "ci_high": high}
+
+
+def overall_p95(base: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    from llmops import stats
+
+    pb, pn = base["summary"]["latency_ms"].get("p95"), new["summary"]["latency_ms"].get("p95")
+    low, high = stats.quantile_diff_interval(
+        _case_latencies(base["results"]), _case_latencies(new["results"])
+    )
+    diff = pn - pb if pb is not None and pn is not None else None
+    return {"base": pb, "new": pn, "diff": diff, "ci_low": low, "ci_high": high}
+
+
+def _regression_text(reg: Mapping[str, Any]) -> str:
+    counts = (f"{reg['base_passed']}/{reg['base_samples']} on the baseline, now "
+              f"{reg['new_passed']}/{reg['new_samples']}")
+    if reg.get("p_value") is None:
+        return (f"{reg['check']} passed on the baseline and now {reg.get('outcome')}: "
+                f"{_who(reg)}: {_message(reg)}")
+    return (f"{reg['check']} pass rate dropped ({counts}, one-sided p {reg['p_value']:.2g}): "
+            f"{_who(reg)}")
 
 
 def find_regressions(
@@ -537,6 +721,27 @@ def _pct(rate: float | None) -> str:
 
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} ms"
+
+
+def _signed_ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.0f} ms"
+
+
+def _pts(value: float | None) -> str:
+    """A change of rate in percentage points."""
+    return "n/a" if value is None else f"{value * 100:+.1f} pts"
+
+
+def _span(d: Mapping[str, Any], fmt: Any) -> str:
+    if d.get("ci_low") is None:
+        return "n/a (fewer than 2 cases)"
+    return f"[{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]"
+
+
+def _stats() -> Any:
+    from llmops import stats
+
+    return stats
 
 
 def _who(rec: Mapping[str, Any]) -> str:

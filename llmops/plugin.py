@@ -13,14 +13,14 @@ import asyncio
 import functools
 import html
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llmops import checks, coverage, integrity, results, scrub
+from llmops import checks, coverage, integrity, results, scrub, stats
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
 from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
@@ -53,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--model", help="model name sent to an OpenAI-compatible target")
     group.addoption("--cases", help="case file or directory (default [tool.llmops] cases)")
     group.addoption("--concurrency", type=int, help="cases asked at once (default 8)")
-    group.addoption("--repeat", type=int, default=1, help="ask every case N times")
+    group.addoption("--repeat", default="1", metavar="N|MIN:MAX",
+                    help="ask every case N times; MIN:MAX asks MIN times, then more (up to MAX) "
+                    "only where a check's pass rate is still unsure against its min_pass_rate")
     group.addoption("--timeout", type=float, help="seconds per request (default 30)")
     group.addoption("--retries", type=int, help="retries of transient failures (default 2)")
     group.addoption("--reports", help="directory of report.html, junit.xml, results.json")
@@ -164,7 +166,9 @@ class EvalSession:
             validate_target(self.cfg.target, self.cfg.root)
         except InputError as exc:
             raise InputError(f"--target: {exc}") from exc
-        self.repeat = max(1, opt("repeat"))
+        self.repeat, self.repeat_max = parse_repeat(str(opt("repeat")))
+        if self.repeat_max > 1:
+            stats.require()
         self.results_path = self.cfg.resolve(opt("results")) if opt("results") else (
             self.cfg.reports / "results.json"
         )
@@ -198,6 +202,13 @@ class EvalSession:
         self._params: dict[str, list[Any]] | None = None
         self._redact: Callable[[str, tuple[str, ...]], str] | None = None
         self.exchanges: dict[tuple[str, int], Exchange] = {}
+        #: Verdicts judged while deciding whether to ask more: (case id, repeat, key) -> Verdict;
+        #: the check items report these rather than judge twice.
+        self.verdicts: dict[tuple[str, int, str], checks.Verdict] = {}
+        #: (case id, check) whose pass rate met a min_pass_rate below 1 -> why: the failing
+        #: samples of these report as expected failures (xfail), so pytest's exit status
+        #: follows the verdicts.
+        self.tolerated: dict[tuple[str, str], str] = {}
         self.records: list[dict[str, Any]] = []
         self.ask_seconds: float | None = None
         self.abandoned = 0
@@ -239,20 +250,47 @@ class EvalSession:
                 runs = [
                     pytest.param(
                         CaseRun(case, r),
-                        id=f"{case.suite}/{case.id}" + (f"#{r}" if self.repeat > 1 else ""),
+                        id=f"{case.suite}/{case.id}" + (f"#{r}" if self.repeat_max > 1 else ""),
                         marks=marks,
                     )
-                    for r in range(1, self.repeat + 1)
+                    for r in range(1, self.repeat_max + 1)
                 ]
                 for check_key in case.checks():
                     self._params.setdefault(check_key, []).extend(runs)
         return self._params.get(key, [])
 
-    def ask(self, runs: list[CaseRun], write: Callable[[str], None]) -> None:
-        """Ask every selected run once, concurrently, before any check is judged."""
+    @property
+    def adaptive(self) -> bool:
+        return self.repeat_max > self.repeat
+
+    def threshold(self, case: Case) -> float:
+        return case.min_pass_rate if case.min_pass_rate is not None else self.cfg.min_pass_rate
+
+    @property
+    def statistical(self) -> bool:
+        """More than one sample of a case, or a pass-rate threshold below 1: results get stats."""
+        return self.repeat_max > 1 or any(self.threshold(c) < 1 for c in self.loaded.cases)
+
+    def ask(
+        self,
+        runs: list[CaseRun],
+        keys: Mapping[str, set[str]],
+        write: Callable[[str], None],
+    ) -> None:
+        """Ask every selected run once, concurrently, before any check is judged.
+
+        With adaptive repeats (MIN:MAX) the first MIN runs of every case are asked; then, in
+        rounds, more runs only of the cases with a check (among `keys`, case id -> selected
+        check keys) whose pass rate still straddles its threshold, until it clears or the case
+        has had MAX. Each round asks all its cases at once; each run is asked exactly once.
+        """
         if not runs:
             return
         policy = RetryPolicy(retries=self.cfg.retries, timeout_s=self.cfg.timeout_s)
+        by_case: dict[str, list[CaseRun]] = {}
+        for run in sorted(runs, key=lambda r: r.repeat):
+            by_case.setdefault(run.case.id, []).append(run)
+        first = [r for rs in by_case.values() for r in rs[: self.repeat]] if self.adaptive else runs
 
         async def main() -> None:
             try:
@@ -271,18 +309,30 @@ class EvalSession:
             if target.preferred_concurrency and not self.explicit_concurrency:
                 conc = target.preferred_concurrency
             self.concurrency_used = conc
-            write(f"llmops: asking {len(runs)} case run(s) of {one_line(target.name)} "
-                  f"(concurrency {conc}, timeout {self.cfg.timeout_s:g} s)")
-            try:
+
+            async def ask_runs(batch: list[CaseRun]) -> None:
                 got = await ask_all(
-                    target, [(r.key, list(r.case.messages)) for r in runs],
+                    target, [(r.key, list(r.case.messages)) for r in batch],
                     concurrency=conc, policy=policy,
                 )
+                self.exchanges.update(got)  # type: ignore[arg-type]
+
+            write(f"llmops: asking {len(first)} case run(s) of {one_line(target.name)} "
+                  f"(concurrency {conc}, timeout {self.cfg.timeout_s:g} s)")
+            try:
+                await ask_runs(first)
+                asked = {cid: min(len(rs), self.repeat) for cid, rs in by_case.items()}
+                while self.adaptive:
+                    batch = self._more(by_case, asked, keys)
+                    if not batch:
+                        break
+                    write(f"llmops: asking {len(batch)} more run(s) of "
+                          f"{len({r.case.id for r in batch})} case(s) whose pass rate is unsure")
+                    await ask_runs(batch)
             finally:
                 self.abandoned = target.abandoned
                 await target.aclose()
             self.chatbot_version = target.chatbot_version
-            self.exchanges.update(got)  # type: ignore[arg-type]
 
         start = time.perf_counter()
         asyncio.run(main())
@@ -292,11 +342,76 @@ class EvalSession:
               + (f"; {failed} failed to answer" if failed else ""))
         if self.abandoned:
             write(self.abandoned_note())
+        if self.adaptive:
+            fixed = sum(len(rs) for rs in by_case.values())
+            write(f"llmops: adaptive repeats {self.repeat}:{self.repeat_max} asked "
+                  f"{len(self.exchanges)} run(s) where fixed repeats would ask {fixed}")
 
     def abandoned_note(self) -> str:
         return (f"llmops: {self.abandoned} timed-out call(s) of {one_line(self.target_name)} "
                 "could not be stopped and were abandoned (their threads were left running; the "
                 "run did not wait for them)")
+
+    def tolerate(self, keys: Mapping[str, set[str]]) -> None:
+        """After asking: note the checks whose samples met a min_pass_rate below 1."""
+        asked: dict[str, list[int]] = {}
+        for cid, repeat in self.exchanges:
+            asked.setdefault(cid, []).append(repeat)
+        for case in self.loaded.cases:
+            t = self.threshold(case)
+            if case.id not in asked or t >= 1:
+                continue
+            runs = [CaseRun(case, r) for r in asked[case.id]]
+            n = len(runs)
+            errors = sum(not self.exchanges[r.key].ok for r in runs)
+            for key in keys.get(case.id, ()):
+                passed = self._passes(runs, key)
+                if passed < n and stats.verdict(passed, n - passed - errors, errors, t) == "passed":
+                    low, high = stats.wilson(passed, n)
+                    self.tolerated[(case.id, key)] = (
+                        f"tolerated by min_pass_rate {t:g}: {passed}/{n} passed, 95% interval "
+                        f"[{stats.pct(low)}, {stats.pct(high)}]"
+                    )
+
+    def _more(
+        self,
+        by_case: Mapping[str, list[CaseRun]],
+        asked: dict[str, int],
+        keys: Mapping[str, set[str]],
+    ) -> list[CaseRun]:
+        """The next round of adaptive repeats: half as many runs again (at least one) of every
+        case that can have more and has a check whose interval straddles its threshold."""
+        batch: list[CaseRun] = []
+        for cid, case_runs in by_case.items():
+            n = asked[cid]
+            case = case_runs[0].case
+            if n >= len(case_runs) or not any(
+                stats.needs_more(self._passes(case_runs[:n], key), n, self.threshold(case))
+                for key in sorted(keys.get(cid, ()))
+            ):
+                continue
+            more = min(len(case_runs), n + max(1, (n + 1) // 2))
+            batch.extend(case_runs[n:more])
+            asked[cid] = more
+        return batch
+
+    def _passes(self, runs: list[CaseRun], key: str) -> int:
+        """How many of these runs pass check `key`; judged once, kept for the check items."""
+        passed = 0
+        for run in runs:
+            ex = self.exchanges.get(run.key)
+            if ex is None or not ex.ok:
+                continue
+            slot = (run.case.id, run.repeat, key)
+            verdict = self.verdicts.get(slot)
+            if verdict is None:
+                try:
+                    verdict = checks.judge(key, run.case, ex, self.ctx)
+                except Exception:  # the check item judges again and reports the exception
+                    continue
+                self.verdicts[slot] = verdict
+            passed += verdict.passed
+        return passed
 
     def redact(self, text: str, context: tuple[str, ...] = ()) -> str:
         """Redact with this run's allowlist, and scrub the run's secrets by value; memoized,
@@ -372,6 +487,7 @@ class EvalSession:
         if not self.records:
             return None
         versions_dir = self.cfg.chatbot.get("versions_dir") or "chatbot_versions"
+        statistical = self.statistical
         doc = results.document(
             self.records,
             started_at=self.started_at,
@@ -380,11 +496,14 @@ class EvalSession:
             cases_digest=cases_digest(self.loaded.cases),
             root=self.cfg.root,
             repeat=self.repeat,
+            repeat_max=self.repeat_max if self.adaptive else None,
             concurrency=self.concurrency_used,
             case_file_errors=[str(e) for e in self.loaded.errors],
             selection=self.selection(),
             coverage=self.coverage(),
             inputs=[self.defined_dir, self.cfg.cases, self.cfg.resolve(versions_dir)],
+            thresholds={c.id: self.threshold(c) for c in self.loaded.cases},
+            statistical=statistical,
         )
         redteam = self.redteam_summary()
         if redteam is not None:
@@ -423,6 +542,24 @@ def marker_name(tag: str) -> str:
     """The pytest marker of a case tag: a namespaced tag such as `owasp:LLM01` or
     `plugin:direct-injection` is selected as `-m owasp_LLM01` / `-m plugin_direct_injection`."""
     return tag.replace(":", "_").replace("-", "_").replace(".", "_")
+
+
+#: The most samples `--repeat` may ask of one case.
+MAX_REPEAT = 1000
+
+
+def parse_repeat(text: str) -> tuple[int, int]:
+    """`N` (fixed) or `MIN:MAX` (adaptive) -> (MIN, MAX); a bad value is a usage error."""
+    parts = text.strip().split(":")
+    try:
+        low, high = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (0, 0)
+    except ValueError:
+        low = high = 0
+    if not 1 <= low <= high <= MAX_REPEAT:
+        raise InputError(
+            f"--repeat: expected N or MIN:MAX with 1 <= MIN <= MAX <= {MAX_REPEAT}, got {text!r}"
+        )
+    return low, high
 
 
 def _session(config: pytest.Config) -> EvalSession | None:
@@ -489,6 +626,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             + ": nothing was asked and no results were written (the last run's results were "
             "removed, so the gate fails closed)"
         )
+    if es.statistical:
+        try:
+            stats.require()  # min_pass_rate below 1 needs scipy, and says so before asking
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from exc
 
 
 def _is_case_file_item(item: pytest.Item) -> bool:
@@ -508,13 +650,44 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
     es = _session(session.config)
     if es and not session.config.option.collectonly and not session.testsfailed:
         runs: dict[tuple[str, int], CaseRun] = {}
+        keys: dict[str, set[str]] = {}
         for item in session.items:
             run = _run_of(item)
             if run and not run.case.skip:
                 runs.setdefault(run.key, run)
+                keys.setdefault(run.case.id, set()).add(_key_of(item))
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
-        es.ask(list(runs.values()), tr.write_line if tr else print)
+        write = tr.write_line if tr else print
+        es.ask(list(runs.values()), keys, write)
+        if es.adaptive:
+            _drop_unasked(session, es, write)
+        es.tolerate(keys)
     return (yield)
+
+
+def _drop_unasked(session: pytest.Session, es: EvalSession, write: Callable[[str], None]) -> None:
+    """Adaptive repeats collect a check item for every possible run (MIN:MAX); those of runs
+    never asked are deselected, as `-k` would (a skipped case keeps its first MIN)."""
+    def unasked(item: pytest.Item) -> bool:
+        run = _run_of(item)
+        if run is None:
+            return False
+        if run.case.skip:
+            return run.repeat > es.repeat
+        return run.key not in es.exchanges
+
+    dropped = [i for i in session.items if unasked(i)]
+    if dropped:
+        gone = set(map(id, dropped))
+        session.items[:] = [i for i in session.items if id(i) not in gone]
+        session.testscollected = len(session.items)
+        session.config.hook.pytest_deselected(items=dropped)
+        es.deselected -= len(dropped)  # samples not needed, not cases the user selected out
+        write(f"llmops: {len(dropped)} check(s) of runs adaptive repeats did not need: deselected")
+
+
+def _key_of(item: pytest.Item) -> str:
+    return item.get_closest_marker("llmops_check").args[0]
 
 
 def _run_of(item: pytest.Item) -> CaseRun | None:
@@ -573,7 +746,9 @@ def check(request: pytest.FixtureRequest, llmops_case: CaseRun) -> Callable[[], 
 
     def run() -> None:
         case = llmops_case.case
-        verdict = checks.judge(key, case, ex, es.ctx)
+        verdict = es.verdicts.get((case.id, llmops_case.repeat, key))
+        if verdict is None:
+            verdict = checks.judge(key, case, ex, es.ctx)
         request.node.stash[VERDICT] = verdict
         if not verdict.passed:
             redact = es.redactor(ex)
@@ -607,6 +782,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     run = _run_of(item)
     if run is not None:
         _record_check(es, item, run, report)
+        if report.when == "call" and report.failed:
+            why = es.tolerated.get((run.case.id, _key_of(item)))
+            if why:  # the record above keeps the failure; pytest shows it as an expected one
+                report.outcome = "skipped"
+                report.wasxfail = why
     elif call.when == "call" and report.failed and hasattr(item, "callspec"):
         file_and_errors = item.callspec.params.get("llmops_case_file")
         if file_and_errors:
@@ -654,6 +834,8 @@ def _reason(report: Any) -> str:
     return str(getattr(report, "longreprtext", "") or "")[:500]
 
 
+# tryfirst: results (and their stats) exist before pytest-html writes its report.
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     es = _session(session.config)
     if es is None or session.config.option.collectonly:
@@ -724,6 +906,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"cases {s['cases']} | latency ms p50 {fmt(lat['p50'])} p95 {fmt(lat['p95'])} "
         f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {one_line(doc['run']['target'])}"
     )
+    if "stats" in doc:
+        _write_rates(tr, doc)
     if doc.get("redteam"):
         from llmops.redteam.report import lines
 
@@ -753,6 +937,56 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_line(f"feedback: not written: {one_line(es.feedback_error)}", yellow=True)
 
 
+#: Rows of notable pass rates the terminal and the HTML report show (all are in results.json).
+RATE_ROWS = 30
+
+
+def _write_rates(tr: Any, doc: dict[str, Any]) -> None:
+    """Rates with their 95% intervals: the checks not passed, then the flaky ones."""
+    run = doc["run"]
+    repeats = f"{run['repeat']}:{run['repeat_max']}" if run.get("repeat_max") else run["repeat"]
+    tr.write_line(f"repeats {repeats}, {run.get('requests', '?')} sample(s) asked | "
+                  + stats.summary_text(doc["summary"]))
+    rows = stats.notable(doc["stats"])
+    if not rows:
+        return
+    tr.write_line("pass rates [95% interval] of checks not passed or flaky:")
+    for r in rows[:RATE_ROWS]:
+        flaky = " flaky" if r["flaky"] else ""
+        tr.write_line(
+            f"  {r['verdict']:<9} {stats.rate_text(r):<24} min {stats.pct(r['min_pass_rate']):>4}"
+            f"  {r['case_id']} [{r['check']}]{flaky}",
+            red=r["verdict"] != "passed", yellow=r["verdict"] == "passed",
+        )
+    if len(rows) > RATE_ROWS:
+        tr.write_line(f"  ... and {len(rows) - RATE_ROWS} more in results.json")
+
+
+def rates_html(doc: dict[str, Any]) -> str:
+    """The pass-rate section of the HTML report (every string escaped)."""
+    esc = html.escape
+    out = ["<h2>Pass rates (95% Wilson intervals)</h2>",
+           f"<p>{esc(stats.summary_text(doc['summary']))}</p>"]
+    rows = stats.notable(doc["stats"])
+    if rows:
+        out.append("<table id='llmops-rates'><thead><tr><th>Verdict</th><th>Case</th>"
+                   "<th>Check</th><th>Pass rate [95% interval]</th><th>Min</th><th>Flaky</th>"
+                   "</tr></thead><tbody>")
+        for r in rows[:RATE_ROWS]:
+            out.append(
+                f"<tr><td>{esc(r['verdict'])}</td><td>{esc(r['case_id'])}</td>"
+                f"<td>{esc(r['check'])}</td><td>{esc(stats.rate_text(r))}</td>"
+                f"<td>{esc(stats.pct(r['min_pass_rate']))}</td>"
+                f"<td>{'yes' if r['flaky'] else ''}</td></tr>"
+            )
+        out.append("</tbody></table>")
+        if len(rows) > RATE_ROWS:
+            out.append(f"<p>… and {len(rows) - RATE_ROWS} more in results.json</p>")
+    else:
+        out.append("<p>Every check passed on every sample.</p>")
+    return "".join(out)
+
+
 class HtmlColumns:
     """pytest-html 4 columns: case (file:line), check, latency and the redacted excerpt."""
 
@@ -770,9 +1004,11 @@ class HtmlColumns:
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
-        """The red-team tables above the results (pytest-html writes the report before our
-        sessionfinish, so they are computed from the records collected so far: all of them)."""
+        """The pass rates of a run with repeats above the results, the red-team tables below
+        (computed from the records collected so far: all of them)."""
         es = _session(session.config)
+        if es is not None and es.doc and "stats" in es.doc:  # (our sessionfinish runs first)
+            prefix.append(rates_html(es.doc))
         table = es.redteam_summary() if es else None
         if table:
             from llmops.redteam.report import html_tables
@@ -781,4 +1017,5 @@ class HtmlColumns:
 
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = "llmops evals"
+
 

@@ -224,6 +224,8 @@ def _pathspec(root: Path, path: str | Path) -> str | None:
     return rel.as_posix() if str(rel) != "." else None
 
 
+#: Version of the results.json format: 2 added selection and coverage, and `stats` and
+#: `case_stats` for repeated samples.
 SCHEMA_VERSION = 2
 
 
@@ -236,14 +238,20 @@ def document(
     cases_digest: str,
     root: Path,
     repeat: int = 1,
+    repeat_max: int | None = None,
     concurrency: int = 1,
     case_file_errors: Iterable[str] = (),
     selection: dict[str, Any] | None = None,
     coverage: dict[str, Any] | None = None,
     inputs: Iterable[str | Path] = (),
     extra_run: dict[str, Any] | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    statistical: bool = False,
 ) -> dict[str, Any]:
-    return {
+    """The results document. A `statistical` run (more than one sample of a case, or a case
+    whose `min_pass_rate` is below 1) also gets `stats` and `case_stats`: rates, intervals and
+    verdicts against `thresholds` (case id -> min_pass_rate; needs scipy)."""
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "run": {
             "id": uuid.uuid4().hex,
@@ -255,6 +263,9 @@ def document(
             "cases_digest": cases_digest,
             "llmops_version": __version__,
             "repeat": repeat,
+            **({"repeat_max": repeat_max} if repeat_max else {}),
+            "requests": len({(r["case_id"], r.get("repeat") or 1) for r in records
+                             if r["check"] != "case_file" and r["outcome"] != "skipped"}),
             "concurrency": concurrency,
             "case_file_errors": list(case_file_errors),
             "selection": selection or {},
@@ -264,3 +275,17 @@ def document(
         "summary": summarize(records),
         "results": records,
     }
+    if statistical:
+        add_stats(doc, thresholds or {})
+    return doc
+
+
+def add_stats(doc: dict[str, Any], thresholds: Mapping[str, float]) -> None:
+    """Add `stats`, `case_stats` and the summary's statistics to a results document."""
+    from llmops import stats
+
+    checks = stats.check_stats(doc["results"], thresholds)
+    cases = stats.case_stats(doc["results"], checks)
+    doc["summary"].update(stats.summary_fields(checks, cases))
+    doc["stats"] = checks
+    doc["case_stats"] = cases

@@ -501,6 +501,9 @@ def test_baseline_digest_is_reported(tmp_path: Path) -> None:
         ({"block_checks": "no_pii"}, "block_checks must be a list of strings"),
         ({"block_severities": "critical"}, "block_severities must be a list of strings"),
         ({"block_severities": ["critical", 1]}, "block_severities must be a list of strings"),
+        ({"alpha": 0}, "alpha must be a number between 0 and 1"),
+        ({"alpha": 1.5}, "alpha must be a number between 0 and 1"),
+        ({"alpha": True}, "alpha must be a number between 0 and 1"),
     ],
 )
 def test_bad_policy_is_input_error(table: dict[str, Any], why: str) -> None:
@@ -512,7 +515,7 @@ def test_unknown_policy_key_lists_the_known_ones() -> None:
     with pytest.raises(InputError) as info:
         gate.Policy.from_table({"zeta": 1, "alpha_": 2}, source="pyproject.toml [gate]")
     assert str(info.value) == (
-        "pyproject.toml [gate]: unknown key 'alpha_' (known: allow_subsets, block_checks, "
+        "pyproject.toml [gate]: unknown key 'alpha_' (known: allow_subsets, alpha, block_checks, "
         "block_severities, max_error_rate, max_p95_latency_ms, min_pass_rate, min_resist_rate)"
     )
 

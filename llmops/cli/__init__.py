@@ -25,6 +25,7 @@ MODULES = (
     "llmops.cli.feedback",
     "llmops.cli.release",
     "llmops.cli.redteam",
+    "llmops.cli.compare",
 )
 
 
