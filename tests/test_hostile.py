@@ -526,14 +526,22 @@ def test_hung_cmd_run_ends_and_leaves_no_orphan(proj: Callable[..., Path], tmp_p
     assert [p for p in map(int, pids.read_text().split()) if alive(p)] == []
 
 
-def test_ctrl_c_kills_the_bots_process_groups(proj: Callable[..., Path], tmp_path: Path) -> None:
-    """6a+ (issue 13 item 3): Ctrl-C during a run leaves no `cmd:` bot running."""
-    root = proj({"good.yaml": GOOD + "  - id: second\n    prompt: And my PIN?\n"})
+def test_ctrl_c_kills_the_bots_process_groups(tmp_path: Path) -> None:
+    """6a+ (issue 13 item 3): Ctrl-C while two `cmd:` bots run leaves neither running."""
     pids = tmp_path / "intpids"
     bot = f"echo $$ >> {pids}; sleep 300 & echo $! >> {pids}; wait"
+    script = (
+        "import asyncio, sys\n"
+        "from llmops.targets import CommandTarget\n"
+        "target = CommandTarget(sys.argv[1])\n"
+        "async def main():\n"
+        "    await asyncio.gather(*(target.ask([{'role': 'user', 'content': 'hi'}])"
+        " for _ in range(2)))\n"
+        "asyncio.run(main())\n"
+    )
     with open(tmp_path / "int.out", "wb") as out:
-        proc = subprocess.Popen(evals("--target", f"cmd:{bot}", "--timeout", "120"), cwd=root,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-c", script, bot], cwd=tmp_path, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         for _ in range(ENDS_WITHIN_S * 10):  # until both bots have started their sleep
             if pids.exists() and len(pids.read_text().split()) >= 4:
@@ -541,15 +549,16 @@ def test_ctrl_c_kills_the_bots_process_groups(proj: Callable[..., Path], tmp_pat
             time.sleep(0.1)
         started = [int(p) for p in pids.read_text().split()]
         assert len(started) == 4 and all(alive(p) for p in started)
-        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to pytest
+        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends
         try:
             proc.wait(ENDS_WITHIN_S)
         except subprocess.TimeoutExpired:
-            pytest.fail("the run did not end after Ctrl-C:\n"
+            pytest.fail("it did not end after Ctrl-C:\n"
                         + (tmp_path / "int.out").read_text(errors="replace")[-3000:])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+    assert "KeyboardInterrupt" in (tmp_path / "int.out").read_text()
     assert [p for p in started if alive(p)] == []
 
 
