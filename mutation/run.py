@@ -27,6 +27,8 @@ import difflib
 import hashlib
 import json
 import os
+import random
+import re
 import shutil
 import subprocess
 import sys
@@ -234,6 +236,15 @@ def describe(item: Any, source: str) -> Mutant:
     return Mutant(item.job_id, spec.operator_name, spec.occurrence, line, old, new)
 
 
+def keyword_only_marker(m: Mutant) -> bool:
+    """cosmic-ray takes the bare `*` of `def f(a, *, b)` for a product and makes it `/`."""
+    return (
+        m.operator.startswith("core/ReplaceBinaryOperator_Mul_")
+        and m.before.count("*") == 1
+        and re.search(r"(^|[(,]\s*)\*\s*,", m.before) is not None
+    )
+
+
 def wanted(operator: str, cfg: Config) -> bool:
     for prefix, keep in (
         ("ReplaceBinaryOperator_", cfg.binary),
@@ -350,6 +361,7 @@ def mutate_module(
     wide: TestMap | None,
     rerun: bool,
     server: ForkServer,
+    sample: int | None = None,
 ) -> dict[str, Any]:
     from cosmic_ray.commands.init import init
     from cosmic_ray.mutating import use_mutation
@@ -393,10 +405,11 @@ def mutate_module(
                 if rerun and result.test_outcome == TestOutcome.SURVIVED:
                     d = described.get(item.job_id, {})
                     why = module.equivalents.get((d.get("before"), d.get("after")))
+                    if d and keyword_only_marker(Mutant(**d)):
+                        why = "not an operator: the keyword-only `*` of a signature"
                     if why:  # listed since the last run
-                        skipped_ = WorkResult(
-                            worker_outcome=WorkerOutcome.SKIPPED, output=f"equivalent: {why}"
-                        )
+                        label = why if why.startswith("not an operator") else f"equivalent: {why}"
+                        skipped_ = WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=label)
                         db.set_result(item.job_id, skipped_)
                     else:
                         todo.append(item)
@@ -412,6 +425,8 @@ def mutate_module(
                 why = module.equivalents.get((m.before, m.after))
                 if why:
                     skip = f"equivalent: {why}"
+                elif keyword_only_marker(m):
+                    skip = "not an operator: the keyword-only `*` of a signature"
                 elif (m.operator, m.before, m.after) in killed_before:
                     kept = "killed in the last run, on the same line"
                     db.set_result(
@@ -430,6 +445,8 @@ def mutate_module(
             else:
                 todo.append(item)
         meta_path.write_text(json.dumps(meta))
+        if sample and len(todo) > sample:  # a first look at a big module: a seeded sample
+            todo = random.Random(0).sample(sorted(todo, key=lambda i: i.job_id), sample)
         print(f"  {len(todo)} mutant(s) to run", flush=True)
 
         for n, item in enumerate(todo, 1):
@@ -447,6 +464,12 @@ def mutate_module(
                 outcome, output = server.run(
                     fastest_first(tests, own), timeout_for(tests, own, cfg), cfg
                 )
+                if outcome == "survived" and tests != all_own:
+                    # Coverage gives a cached or once-only line to the first test that ran it:
+                    # a survivor of its covering tests meets all of the module's tests.
+                    outcome, output = server.run(
+                        sorted(all_own), timeout_for(all_own, own, cfg) + 60, cfg
+                    )
                 if outcome == "survived" and wide is not None:
                     covering = wide.lines.get(module.name, {}).get(line, set())
                     more = {t for t in covering if t and t.split("::")[0] not in own_files}
@@ -489,6 +512,7 @@ def mutate_module(
         "survived": survived,
         "score": score,
         "not_viable": counts["incompetent"],
+        "sampled": sample is not None,
         "skipped": dict(skipped),
         "survivors": sorted(survivors, key=lambda s: (s["line"], s["operator"])),
         "seconds": round(time.monotonic() - started),
@@ -505,7 +529,8 @@ def report(results: list[dict[str, Any]], cfg: Config) -> str:
     for r in results:
         eq = r["skipped"].get("equivalent", 0)
         out.append(
-            f"| {r['path']} | {r['mutants']} | {r['killed']} | {r['survived']} "
+            f"| {r['path']}{' (sample)' if r.get('sampled') else ''} | {r['mutants']} "
+            f"| {r['killed']} | {r['survived']} "
             f"| {r['score']:.1%} | {eq} | {r.get('not_viable', 0)} |"
         )
     for r in results:
@@ -541,8 +566,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip re-running survivors against the rest of the suite",
     )
+    parser.add_argument(
+        "--suite", nargs="+", help="the tests survivors are re-run against (default: config)"
+    )
+    parser.add_argument(
+        "--sample", type=int, help="run a seeded sample of N mutants per module (a first look)"
+    )
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
+    if args.suite:
+        cfg.suite = args.suite
     unknown = [m for m in args.modules if m not in cfg.modules]
     if unknown:
         parser.error(f"unknown module {unknown[0]!r} (known: {', '.join(cfg.modules)})")
@@ -574,7 +607,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for module in modules:
             print(f"{module.path}: against {', '.join(module.tests)}", flush=True)
-            results.append(mutate_module(module, cfg, own, wide, args.survivors, server))
+            results.append(
+                mutate_module(module, cfg, own, wide, args.survivors, server, args.sample)
+            )
     finally:
         server.close()
     for r in results:

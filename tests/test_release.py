@@ -766,3 +766,19 @@ def test_the_release_message_records_the_baseline(repo: Path, tmp_path: Path) ->
     assert "target: reference\n" in message and "llmops-version: 0.1.0\n" in message
     assert f"cases-digest: {'0' * 64}\n" in message
     assert "baseline-sha256" not in release.tag_message(release.Git(repo), "release-1")
+
+
+def test_records_of_one_second_list_releases_first_then_by_number(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI can promote and roll back within a second: the listing must still read in order."""
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-01-01T00:00:00+00:00")
+    r1 = promote_ok(repo, tmp_path, "one")
+    promote_ok(repo, tmp_path, "two")
+    assert main(["rollback", "--reason", "x"]) == 0
+    for i in range(3, 11):
+        promote_ok(repo, tmp_path, f"c{i}")
+    rows = release.list_releases(release.Git(repo))
+    assert len({row["date"] for row in rows}) == 1
+    assert [row["tag"] for row in rows] == [f"release-{i}" for i in range(1, 11)] + ["rollback-1"]
+    assert rows[-1]["commit"] == r1 and rows[-1]["kind"] == "rollback"
