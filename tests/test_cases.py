@@ -123,7 +123,12 @@ def test_a_bad_case_or_file_costs_only_itself(tmp_path: Path) -> None:
     assert any(e.startswith("a.yaml:5: case 'broken'") for e in errs)
     assert any(e.startswith("b.yaml:") and "bad YAML" in e for e in errs)
     assert "c.yaml:4: duplicate id 'ok-1' (first at a.yaml:2)" in errs
-    assert set(res.errors_by_file()) == {"a.yaml", "b.yaml", "c.yaml"}
+    by_file = res.errors_by_file()
+    assert set(by_file) == {"a.yaml", "b.yaml", "c.yaml"}
+    assert [e.line for e in by_file["a.yaml"]] == [4, 5] and len(by_file["b.yaml"]) == 1
+    assert [str(e) for e in by_file["c.yaml"]] == [
+        "c.yaml:4: duplicate id 'ok-1' (first at a.yaml:2)"
+    ]
 
 
 def test_digest_changes_with_content(tmp_path: Path) -> None:
@@ -374,6 +379,9 @@ def test_a_schema_message_of_exactly_200_characters_is_whole(tmp_path: Path) -> 
     write(tmp_path, "l.yaml", f"cases:\n  - id: a\n    prompt: [{value}]\n")
     [error] = load_cases([tmp_path], root=tmp_path).errors
     assert error.message == f"case 'a': prompt: ['{value}'] is not of type 'string'"
+    write(tmp_path, "l.yaml", f"cases:\n  - id: a\n    prompt: [{value}b]\n")  # 201
+    [error] = load_cases([tmp_path], root=tmp_path).errors
+    assert error.message == f"case 'a': prompt: ['{value}b'] is not of type 'string..."
 
 
 def test_the_prompt_of_a_conversation_without_a_user_turn_is_its_last_turn() -> None:
@@ -494,3 +502,9 @@ def test_files_outside_the_root_keep_their_path_and_the_default_budget(tmp_path:
     (case,) = load_cases([p], root=tmp_path / "elsewhere").cases
     assert case.file == p.as_posix()
     assert case.expect["max_latency_ms"] == 3000
+
+
+def test_a_control_character_after_a_leading_blank_line(tmp_path: Path) -> None:
+    (tmp_path / "b.yaml").write_text("\ncases:\n  - id: a\n    prompt: x\x07\n")
+    [error] = load_cases([tmp_path], root=tmp_path).errors
+    assert error.line == 4
