@@ -185,6 +185,7 @@ def test_passing_results_promote_and_tag(
     assert summary.read_text().startswith("## ✅ llmops promote\n\npromoted")
 
     second = promote_ok(repo, tmp_path, "next")
+    assert f"to stable as release-2 (was {sha[:12]})" in capsys.readouterr().out
     assert ref(repo, "stable") == second
     assert tags(repo) == {"release-1": sha, "release-2": second}
     assert f"previous: {sha} (release-1)" in release.tag_message(release.Git(repo), "release-2")
@@ -249,7 +250,9 @@ def test_promoting_the_commit_stable_is_at_changes_nothing(
     capsys.readouterr()
     path = tmp_path / f"results-{sha[:7]}.json"
     assert main(["promote", "--results", str(path)]) == 0
-    assert "already at" in capsys.readouterr().out
+    assert f"stable is already at {sha[:12]} (release-1); nothing to promote" in (
+        capsys.readouterr().out
+    )
     assert set(tags(repo)) == {"release-1"}
 
 
@@ -409,8 +412,11 @@ def test_rollback_needs_a_release(repo: Path, capsys: pytest.CaptureFixture) -> 
     assert main(["rollback"]) == 1
     assert "stable does not exist: nothing to roll back" in capsys.readouterr().err
     git(repo, "branch", "stable")
+    head = git(repo, "rev-parse", "HEAD")
     assert main(["rollback"]) == 1
-    assert "is not at a recorded release; name the release" in capsys.readouterr().err
+    assert f"stable ({head[:12]}) is not at a recorded release; name the release" in (
+        capsys.readouterr().err
+    )
 
 
 def test_rollback_pushes_with_a_lease(
@@ -578,6 +584,7 @@ def test_a_shallow_clone_cannot_prove_stable_is_an_ancestor(
     assert main(["promote", "--results", str(path), "--push"]) == 1
     err = capsys.readouterr().err
     assert "this clone is shallow" in err and "fetch the full history" in err
+    assert f"is an ancestor of {head[:12]}; fetch" in err
     assert "not an ancestor" not in err
     assert set(remote_refs(remote)) == {
         "refs/heads/main",
@@ -782,3 +789,17 @@ def test_records_of_one_second_list_releases_first_then_by_number(
     assert len({row["date"] for row in rows}) == 1
     assert [row["tag"] for row in rows] == [f"release-{i}" for i in range(1, 11)] + ["rollback-1"]
     assert rows[-1]["commit"] == r1 and rows[-1]["kind"] == "rollback"
+
+
+def test_records_are_listed_in_time_order(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release made after a rollback is listed after it, whatever their kinds and numbers."""
+    for second, step in enumerate(["one", "two", "rollback", "three"]):
+        monkeypatch.setenv("GIT_COMMITTER_DATE", f"2026-01-01T00:00:0{second}+00:00")
+        if step == "rollback":
+            assert main(["rollback"]) == 0
+        else:
+            promote_ok(repo, tmp_path, step)
+    rows = release.list_releases(release.Git(repo))
+    assert [row["tag"] for row in rows] == ["release-1", "release-2", "rollback-1", "release-3"]
