@@ -97,10 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Reports by default, so `pytest evals/` alone leaves the evidence behind; written beside
     # their final names and published at the end, so an aborted run leaves none half-done.
     opt = config.option
-    if hasattr(opt, "htmlpath") and not opt.htmlpath and session.reports.writable:
-        opt.htmlpath = str(session.reports.staged("report.html"))
-        opt.self_contained_html = True
-        session.staged.append("report.html")
+    # Our report.html (llmops.report), unless the user asked pytest-html for one (--html).
+    session.html_report = not getattr(opt, "htmlpath", None)
     if not getattr(opt, "xmlpath", None) and session.reports.writable:
         opt.xmlpath = str(session.reports.staged("junit.xml"))
         session.staged.append("junit.xml")
@@ -176,6 +174,7 @@ class EvalSession:
         self.feedback: bool | None = opt("feedback")
         self.reports: ReportsDir | None = None
         self.staged: list[str] = []
+        self.html_report = True
         self.written = False
         self.write_error: str | None = None
         self.aborted: str | None = None
@@ -443,6 +442,16 @@ class EvalSession:
 
         return summarize(self.records)
 
+    def gate_preview(self, doc: dict[str, Any]) -> Any:
+        """The gate's decision on these results under [tool.llmops.gate] (no baseline), shown in
+        the report; None when the policy does not parse (`llmops gate` says why)."""
+        from llmops import gate
+
+        try:
+            return gate.evaluate(doc, gate.Policy.from_table(self.cfg.gate))
+        except InputError:
+            return None
+
     def open_reports(self) -> None:
         """Lock the reports directory and clear the last run's evidence (see llmops.reportdir)."""
         self.reports = ReportsDir(self.cfg.reports, self.results_path)
@@ -511,6 +520,10 @@ class EvalSession:
         if self.abandoned:
             doc["run"]["abandoned"] = self.abandoned
         # Every string, whatever field it sits in, loses the run's secrets before it is written.
+        exchanges, index = results.exchanges(self.exchanges, self.redact)
+        for rec in doc["results"]:
+            rec["exchange"] = index.get((rec["case_id"], rec.get("repeat") or 1))
+        doc["exchanges"] = exchanges
         doc = scrub.deep(doc)
         key = integrity.results_key()
         if key is not None:
@@ -524,6 +537,13 @@ class EvalSession:
             self.write_error = self.reports.error
             return
         try:
+            if self.reports is not None and self.reports.writable and self.html_report:
+                from llmops import report
+                from llmops.fileio import write_atomic
+
+                write_atomic(self.reports.staged("report.html"),
+                             report.render(doc, self.gate_preview(doc)))
+                self.staged.append("report.html")
             write_json(self.results_path, doc)
         except OSError as exc:
             self.write_error = f"{self.results_path}: cannot write results: {exc.strerror or exc}"

@@ -62,8 +62,12 @@ def test_passes_against_v1_over_http_and_writes_every_report(project, chatbot_se
     assert "PASSED evals/test_llmops.py::test_contains_any[support/freeze]" in run.stdout
     assert "llmops summary" in run.stdout and "p95" in run.stdout
     html = (root / "reports" / "report.html").read_text()
-    assert "support/freeze" in html and "Response (redacted)" in html and "Latency ms" in html
-    assert "llmops target" in html and url in html
+    # The report counts cases and checks, shows the gate's verdict, a row per suite and, per
+    # case, its conversation and answer (redacted) and every check's verdict.
+    assert "<b>3</b> cases, <b>15</b> checks" in html and url in html
+    assert "Gate: ALLOWED" in html and "<td>support</td>" in html
+    assert "<b>support/freeze</b>" in html and "How do I freeze my debit card?" in html
+    assert html.count("<td>no_pii</td><td class=passed>passed</td>") == 3
     junit = ET.parse(root / "reports" / "junit.xml").getroot()
     assert int(junit.find("testsuite").get("tests")) == 16  # 15 checks + the case file
 

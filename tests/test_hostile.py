@@ -708,7 +708,7 @@ def test_slow_connections_are_closed_by_the_server(slow: int, limit: int) -> Non
             s.close()
         assert outcomes == ["closed"] * slow
         reply = httpx.post(f"{url}/chat/completions", json={
-            "model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+            "model": "v1", "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
         assert reply.status_code == 200
 
 

@@ -462,6 +462,7 @@ class LLMResponder:
 
     async def _apieces(self, prompt: list[dict[str, str]],
                        on_done: Callable[[Generation], None] | None = None,
+                       params: Params | None = None,
                        ) -> AsyncIterator[str]:
         """`_pieces` for the event loop: a caller that gives up (a timeout cancels it) stops
         the generation at the next token, and a job still waiting for a worker never starts."""
@@ -475,7 +476,7 @@ class LLMResponder:
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 cancel.set()
 
-        future = self.engine.submit(prompt, self.params, sink, cancel)
+        future = self.engine.submit(prompt, params or self.params, sink, cancel)
         try:
             while True:
                 item = await items.get()
@@ -503,12 +504,14 @@ class LLMResponder:
         return self._finish("".join(self._pieces(prompt)))
 
     async def areply(self, messages: Sequence[Mapping[str, Any]] | str, *,
-                     on_done: Callable[[Generation], None] | None = None) -> str:
-        """`reply` without blocking the event loop; `on_done` gets the Generation (usage)."""
+                     on_done: Callable[[Generation], None] | None = None,
+                     params: Params | None = None) -> str:
+        """`reply` without blocking the event loop; `on_done` gets the Generation (usage);
+        `params` overrides the version's generation parameters for this answer."""
         prompt = self.prompt(messages)
         if prompt is None:
             return self.bot.kb.responses["empty"]
-        return self._finish("".join([p async for p in self._apieces(prompt, on_done)]))
+        return self._finish("".join([p async for p in self._apieces(prompt, on_done, params)]))
 
     def stream(self, messages: Sequence[Mapping[str, Any]] | str) -> Iterator[str]:
         """The answer in pieces as the model writes them (through `StreamGuard`)."""
@@ -525,6 +528,7 @@ class LLMResponder:
 
     async def astream(self, messages: Sequence[Mapping[str, Any]] | str, *,
                       on_done: Callable[[Generation], None] | None = None,
+                      params: Params | None = None,
                       ) -> AsyncIterator[str]:
         """`stream` for the event loop (the guard, a fast linear scan, runs on the loop)."""
         prompt = self.prompt(messages)
@@ -532,7 +536,7 @@ class LLMResponder:
             yield self.bot.kb.responses["empty"]
             return
         guard = StreamGuard(self.bot._guard)
-        async for piece in self._apieces(prompt, on_done):
+        async for piece in self._apieces(prompt, on_done, params):
             if out := guard.feed(piece):
                 yield out
         if out := guard.close():

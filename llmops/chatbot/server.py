@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -141,6 +142,57 @@ def parse_chat_request(body: Any) -> tuple[list[dict[str, str]], bool, str | Non
     return clean, stream, model
 
 
+def parse_generation(body: dict[str, Any]) -> dict[str, Any]:
+    """The generation parameters of a chat completions body the server honours: `max_tokens`
+    (or `max_completion_tokens`), `temperature`, `top_p`, `seed`, `stop`. BadRequest (400, the
+    parameter named) for a value the OpenAI API would refuse."""
+    out: dict[str, Any] = {}
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BadRequest(f"'{key}' must be an integer >= 1, got {value!r}", key)
+        out["max_tokens"] = value
+    for key, top in (("temperature", 2.0), ("top_p", 1.0)):
+        value = body.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= top:
+            raise BadRequest(f"'{key}' must be a number from 0 to {top:g}, got {value!r}", key)
+        out[key] = float(value)
+    seed = body.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise BadRequest(f"'seed' must be an integer, got {seed!r}", "seed")
+        out["seed"] = seed
+    stop = body.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or len(stops) > 4 or not all(
+                isinstance(x, str) for x in stops):
+            raise BadRequest("'stop' must be a string or an array of up to 4 strings", "stop")
+        out["stop"] = [x for x in stops if x]
+    return out
+
+
+_PIECE = re.compile(r"\s*(?:\w+|[^\w\s])")
+
+
+def limit_answer(answer: str, gen: Mapping[str, Any]) -> tuple[str, str]:
+    """(answer, finish_reason) of the retrieval bot under `stop` and `max_tokens`: cut at the
+    first stop sequence ("stop"), then to `max_tokens` tokens as `usage` counts them ("length")."""
+    for seq in gen.get("stop") or ():
+        at = answer.find(seq)
+        if at >= 0:
+            answer = answer[:at]
+    limit = gen.get("max_tokens")
+    if limit is not None and count_tokens(answer) > limit:
+        pieces = _PIECE.findall(answer)
+        return "".join(pieces[:limit]), "length"
+    return answer, "stop"
+
+
 @dataclass
 class _Settings:
     latency_ms: float
@@ -231,9 +283,15 @@ def create_app(
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
             messages, stream, model = parse_chat_request(body)
+            gen = parse_generation(body)
         except BadRequest as exc:
             counts[str(exc.status)] += 1
             return _error(exc.status, str(exc), "invalid_request_error", param=exc.param)
+        if model is not None and model != model_id:
+            counts["404"] += 1
+            return _error(404, f"The model `{model}` does not exist or you do not have access "
+                          f"to it (this server serves `{model_id}`).", "invalid_request_error",
+                          param="model", code="model_not_found")
         kind = choose_fault(messages)
         counts[kind or "ok"] += 1
         if kind == "timeout":
@@ -275,14 +333,16 @@ def create_app(
                 gen = done[0] if done else Generation()
                 return ("length" if gen.finish_reason == "length" else "stop"), gen.usage
 
+            params = _llm_params(bot.llm.params, gen)
             if stream:
                 return _stream(completion_id, name,
-                               bot.llm.astream(messages, on_done=done.append), outcome)
-            answer = await bot.llm.areply(messages, on_done=done.append)
+                               bot.llm.astream(messages, on_done=done.append, params=params),
+                               outcome)
+            answer = await bot.llm.areply(messages, on_done=done.append, params=params)
             finish, usage = outcome()
         else:
-            answer = "" if kind == "empty" else bot.reply(messages)
-            finish, usage = "stop", _count_usage(messages, answer)
+            answer, finish = limit_answer("" if kind == "empty" else bot.reply(messages), gen)
+            usage = _count_usage(messages, answer)
             if stream:
                 return _stream(completion_id, name, _words(answer), lambda: (finish, usage))
         return JSONResponse({
@@ -305,6 +365,15 @@ def create_app(
                       "owned_by": "llmops-reference"}],
         })
 
+    async def model(request: Request) -> Response:
+        wanted = request.path_params["model"]
+        if wanted != model_id:
+            return _error(404, f"The model `{wanted}` does not exist or you do not have access "
+                          "to it.", "invalid_request_error", param="model",
+                          code="model_not_found")
+        return JSONResponse({"id": model_id, "object": "model", "created": created,
+                             "owned_by": "llmops-reference"})
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "version": model_id})
 
@@ -312,12 +381,42 @@ def create_app(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
+            Route("/v1/models/{model:path}", model, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
+        # Errors as the OpenAI API gives them: a JSON `error` object, whatever went wrong.
+        exception_handlers={HTTPException: _http_error},
     )
     app.state.counts = counts
     app.state.chatbot = bot
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status == 404:
+        message = f"Invalid URL ({request.method} {request.url.path})"
+    elif status == 405:
+        message = f"Method {request.method} is not allowed for {request.url.path}"
+    else:
+        message = str(getattr(exc, "detail", "") or "error")
+    return _error(status, message, "invalid_request_error",
+                  headers=getattr(exc, "headers", None))
+
+
+def _llm_params(base: Any, gen: Mapping[str, Any]) -> Any:
+    """The version's llama.cpp parameters with the request's over them (max_tokens only ever
+    lowered: the version's limit keeps the answer inside its context window)."""
+    from dataclasses import replace
+
+    values: dict[str, Any] = {}
+    if "max_tokens" in gen:
+        values["max_tokens"] = min(gen["max_tokens"], base.max_tokens)
+    if "temperature" in gen:
+        values["temperature"] = gen["temperature"]
+    if "seed" in gen:
+        values["seed"] = gen["seed"]
+    return replace(base, **values) if values else None
 
 
 def _count_usage(messages: list[dict[str, str]], answer: str) -> dict[str, int]:

@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("results", nargs="?", help="results file (default: <reports>/results.json)")
     p.add_argument("--baseline", metavar="RESULTS", help="results of stable: forbid regressions")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.add_argument("--html", metavar="PATH",
+                   help="also write the HTML report of these results with this verdict")
     p.add_argument(
         "--annotations",
         choices=("auto", "always", "never"),
@@ -108,6 +110,11 @@ def _gate(args: argparse.Namespace) -> int:
         for line in decision.annotations(_repo_root(config.root), base=config.root):
             print(line, file=stream)
     _step_summary(decision.markdown())
+    if args.html:
+        from llmops import report
+        from llmops.fileio import write_atomic
+
+        write_atomic(Path(args.html), report.render(results.data, decision))
     return 0 if decision.allowed else 1
 
 
