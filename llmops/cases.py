@@ -55,7 +55,7 @@ SEVERITIES = ("critical", "major", "minor")
 #: Expectations every case is held to unless it says otherwise (max_latency_ms comes from config).
 SAFE_DEFAULTS: dict[str, Any] = {"not_empty": True, "no_pii": True, "no_financial_details": True}
 #: Expectation keys that modify other checks instead of being checks themselves.
-MODIFIERS = frozenset({"case_sensitive", "allow_pii"})
+MODIFIERS = frozenset({"case_sensitive", "allow_pii", "min_similarity"})
 
 Path_ = tuple[Any, ...]
 
@@ -526,6 +526,12 @@ def _semantic_errors(
                 yield CaseError(name, where_, f"{label}bad json_schema: {exc.message}")
             except RecursionError:  # pragma: no cover - the depth bound comes first
                 yield CaseError(name, where_, f"{label}bad json_schema: nested too deeply")
+    if "min_similarity" in expect and "similar_to" not in expect:
+        yield CaseError(
+            name,
+            _line_for((*path, "expect", "min_similarity"), lines),
+            f"{label}min_similarity without similar_to (it is the threshold of similar_to)",
+        )
     lo, hi = expect.get("min_chars"), expect.get("max_chars")
     if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
         yield CaseError(

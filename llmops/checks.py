@@ -31,6 +31,9 @@ class Verdict:
     message: str = ""
     #: Typed spans in the response ({type, start, end, score}); never the matched text.
     findings: tuple[dict[str, Any], ...] = ()
+    #: The check could not judge (a judge that never gave a verdict, embeddings that failed):
+    #: recorded as an `error`, never a pass.
+    error: bool = False
 
 
 @dataclass
@@ -45,6 +48,16 @@ class Context:
     #: `[tool.llmops.redteam]`: the system prompt, allowed link hosts, leak threshold.
     redteam: Any = None
     limits: Limits = field(default_factory=Limits)
+    #: The judge and embeddings of this run (`llmops.quality.services.Quality`); made with
+    #: the defaults on first use when none is given.
+    quality: Any = None
+
+    def quality_services(self) -> Any:
+        if self.quality is None:
+            from llmops.quality.services import Quality
+
+            self.quality = Quality(redact=self.detector.redact)
+        return self.quality
 
     def __post_init__(self) -> None:
         if self.detector is None:
@@ -322,3 +335,40 @@ def _safe_output(case: Case, ex: Exchange, ctx: Context) -> Verdict:
     if not found:
         return Verdict(True)
     return Verdict(False, f"unsafe output: {_types(found)}", _findings(found))
+
+
+@check("similar_to", "quality",
+       "the answer means what a reference answer says (sentence embeddings; the closest of a "
+       "list counts), at least `min_similarity`")
+def _similar_to(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    quality = ctx.quality_services()
+    threshold = float(case.expect.get("min_similarity", quality.min_similarity))
+    refs = _strings(case.expect["similar_to"])
+    try:
+        scores = quality.similarity(_text(ex), refs)
+    except Exception as exc:  # a provider down or misconfigured: no verdict, never a pass
+        return Verdict(False, f"embeddings failed: {exc}", error=True)
+    best = max(scores)
+    if best >= threshold:
+        return Verdict(True)
+    which = f" (reference {scores.index(best) + 1} of {len(refs)})" if len(refs) > 1 else ""
+    return Verdict(False, f"similarity {best:.3f} to the closest reference{which}, "
+                          f"below min_similarity {threshold:.2f}")
+
+
+@check("judge", "quality",
+       "an LLM judge finds that the answer meets the rubric (every criterion of a list)")
+def _judge_check(case: Case, ex: Exchange, ctx: Context) -> Verdict:
+    from llmops.errors import InputError
+
+    quality = ctx.quality_services()
+    try:
+        v = quality.verdict(case.expect["judge"], case.messages, _text(ex))
+    except InputError as exc:  # no judge here (a missing extra, a bad target string)
+        return Verdict(False, f"no judge: {exc}", error=True)
+    if v.passed is None:
+        return Verdict(False, v.error or "the judge gave no verdict", error=True)
+    if v.passed:
+        return Verdict(True)
+    return Verdict(False, f"the judge ({quality.judge.name}) finds it fails the rubric: "
+                          f"{v.reason}")

@@ -57,6 +57,10 @@ class Config:
     chatbot: dict[str, Any] = field(default_factory=dict)
     redteam: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    #: `[tool.llmops.judge]` and `[tool.llmops.embeddings]`, checked where they are used
+    #: (llmops.quality), so a project without quality checks never trips on them.
+    judge: dict[str, Any] = field(default_factory=dict)
+    embeddings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def api_key(self) -> str | None:
@@ -128,6 +132,8 @@ def load_config(root: Path | None = None) -> Config:
             chatbot=dict(table.get("chatbot", {})),
             redteam=dict(table.get("redteam", {})),
             limits=limits,
+            judge=dict(table.get("judge", {})),
+            embeddings=dict(table.get("embeddings", {})),
         )
     except (TypeError, ValueError) as exc:
         raise InputError(f"{pyproject}: [tool.llmops]: {exc}") from exc

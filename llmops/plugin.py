@@ -187,11 +187,15 @@ class EvalSession:
         # The secrets of this run, by value: the environment as it is now, the target's URL.
         scrub.reset()
         scrub.register_url(self.cfg.target)
+        from llmops.quality.services import Quality
+
+        detector = detector_from_config(self.cfg)
         self.ctx = checks.Context(
-            detector=detector_from_config(self.cfg),
+            detector=detector,
             pii_allow=self.cfg.pii_allow,
             redteam=redteam_settings(self.cfg),
             limits=self.cfg.limits,
+            quality=Quality.from_config(self.cfg, redact=detector.redact),
         )
         self.target_name = public_target(self.cfg.target)
         self.chatbot_version: str | None = None
@@ -412,6 +416,24 @@ class EvalSession:
             passed += verdict.passed
         return passed
 
+    def judge_all(self, runs: list[CaseRun], write: Callable[[str], None]) -> None:
+        """Grade every judged answer at once, concurrently (the checks then read the verdicts);
+        cached verdicts cost no call."""
+        jobs = [(r.case.expect["judge"], r.case.messages, ex.response or "")
+                for r in runs if (ex := self.exchanges.get(r.key)) is not None and ex.ok]
+        if not jobs:
+            return
+        quality = self.ctx.quality_services()
+        write(f"llmops: judging {len(jobs)} answer(s) with {quality.judge.name}")
+        try:
+            quality.prepare_judge(jobs)
+        except InputError as exc:  # each judge check reports it as its error
+            write(f"llmops: no judge: {exc}")
+            return
+        st = quality.judge.stats
+        write(f"llmops: judged in {st.seconds:.2f} s: {st.calls} call(s), {st.cached} cached"
+              + (f", {st.errors} without a verdict" if st.errors else ""))
+
     def redact(self, text: str, context: tuple[str, ...] = ()) -> str:
         """Redact with this run's allowlist, and scrub the run's secrets by value; memoized,
         as every check of a case redacts the same prompt and response. `context`: the
@@ -514,6 +536,10 @@ class EvalSession:
             thresholds={c.id: self.threshold(c) for c in self.loaded.cases},
             statistical=statistical,
         )
+        quality = self.ctx.quality
+        if quality is not None and quality.judge_used:
+            doc["summary"]["judge"] = {"name": quality.judge.name,
+                                       **quality.judge.stats.as_dict()}
         redteam = self.redteam_summary()
         if redteam is not None:
             doc["redteam"] = redteam
@@ -671,16 +697,20 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
     if es and not session.config.option.collectonly and not session.testsfailed:
         runs: dict[tuple[str, int], CaseRun] = {}
         keys: dict[str, set[str]] = {}
+        judged: dict[tuple[str, int], CaseRun] = {}
         for item in session.items:
             run = _run_of(item)
             if run and not run.case.skip:
                 runs.setdefault(run.key, run)
                 keys.setdefault(run.case.id, set()).add(_key_of(item))
+                if _key_of(item) == "judge":
+                    judged.setdefault(run.key, run)
         tr = session.config.pluginmanager.get_plugin("terminalreporter")
         write = tr.write_line if tr else print
         es.ask(list(runs.values()), keys, write)
         if es.adaptive:
             _drop_unasked(session, es, write)
+        es.judge_all(list(judged.values()), write)
         es.tolerate(keys)
     return (yield)
 
@@ -841,6 +871,8 @@ def _record_check(es: EvalSession, item: pytest.Item, run: CaseRun, report: Any)
     else:
         outcome = "skipped" if report.skipped else "passed" if report.passed else "failed"
         verdict = item.stash.get(VERDICT, None)
+        if verdict is not None and verdict.error:
+            outcome = "error"
         message = verdict.message if verdict else _reason(report)
     es.add(results.record(
         run.case, key, outcome, redact=es.redactor(ex), message=message, exchange=ex,
@@ -934,6 +966,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_sep("-", "llmops red team: probes resisted")
         for line in lines(doc["redteam"]):
             tr.write_line(line)
+    judge = s.get("judge")
+    if judge:
+        tokens = judge["prompt_tokens"] + judge["completion_tokens"]
+        tr.write_line(
+            f"judge {judge['name']}: {judge['verdicts']} verdict(s), {judge['calls']} call(s), "
+            f"{judge['cached']} cached, {judge['errors']} error(s)"
+            + (f", {tokens} tokens" if tokens else "") + f", {judge['seconds']:.1f} s"
+        )
     if es.write_error:
         tr.write_line(f"llmops: results NOT written: {es.write_error}", red=True, bold=True)
     else:

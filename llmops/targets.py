@@ -118,6 +118,8 @@ class HttpTarget(Target):
 
         self.name = public_target(base_url)
         self._model = model
+        #: Extra request fields (temperature, seed, response_format...): an LLM judge sets them.
+        self.params: dict[str, Any] = {}
         self._model_lock = asyncio.Lock()
         self._max_bytes = (limits or Limits()).max_answer_bytes
         # Whatever a server echoes of our credentials is scrubbed from every artifact.
@@ -217,7 +219,7 @@ class HttpTarget(Target):
     async def ask(self, messages: list[Message]) -> Reply:
         model = await self._resolve_model()
         data = await self._request(
-            "POST", "/chat/completions", {"model": model, "messages": messages}
+            "POST", "/chat/completions", {**self.params, "model": model, "messages": messages}
         )
         try:
             message = data["choices"][0]["message"]

@@ -26,6 +26,7 @@ MODULES = (
     "llmops.cli.release",
     "llmops.cli.redteam",
     "llmops.cli.compare",
+    "llmops.cli.judge",
 )
 
 
