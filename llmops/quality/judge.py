@@ -349,6 +349,11 @@ class Judge:
         reasons: list[str] = []
         for i in range(self.settings.votes):
             async with sem:
+                if i == 0 and (stored := self._cached(key)) is not None:
+                    # stored while this one waited its turn (another process, an equal job)
+                    self.stats.cached += 1
+                    self._memo[key] = stored
+                    return stored
                 got, error = await self._vote(target, rubric, messages, answer, i)
             if got is None:
                 self.stats.errors += 1
