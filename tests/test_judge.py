@@ -227,7 +227,7 @@ def test_a_steering_answer_fails_without_a_call(fake_api, tmp_path) -> None:
 def test_a_real_server_that_never_answers_in_verdicts_is_an_error(chatbot_server,
                                                                   tmp_path) -> None:
     # The reference chatbot's own OpenAI-compatible server: real HTTP, answers in prose.
-    j = make_judge(chatbot_server("v1"), tmp_path, retries=1)
+    j = make_judge(chatbot_server("v1"), tmp_path, retries=1, model="v1")
     v = j.grade(RUBRIC, MESSAGES, GOOD)
     assert v.passed is None and "no parseable verdict" in v.error and j.stats.calls == 2
 
