@@ -546,7 +546,7 @@ class EvalSession:
         if self.abandoned:
             doc["run"]["abandoned"] = self.abandoned
         # Every string, whatever field it sits in, loses the run's secrets before it is written.
-        exchanges, index = results.exchanges(self.exchanges, self.redact)
+        exchanges, index = results.exchanges(self.exchanges, self.redactor)
         for rec in doc["results"]:
             rec["exchange"] = index.get((rec["case_id"], rec.get("repeat") or 1))
         doc["exchanges"] = exchanges

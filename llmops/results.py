@@ -68,14 +68,17 @@ def record(
 
 
 def exchanges(
-    asked: Mapping[tuple[str, int], Exchange], redact: Any
+    asked: Mapping[tuple[str, int], Exchange], redactor: Any
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], int]]:
     """Every exchange once, whole and redacted (the evidence a check's excerpt points into), and
-    the index of each (case_id, repeat) in that list."""
+    the index of each (case_id, repeat) in that list. `redactor(exchange)` gives the redaction
+    for that exchange: with its conversation as context, so a value the user gave and the
+    answer echoes is redacted in the answer too."""
     out: list[dict[str, Any]] = []
     index: dict[tuple[str, int], int] = {}
     for key in sorted(asked):
         ex = asked[key]
+        redact = redactor(ex)
         index[key] = len(out)
         usage = {k: v for k, v in (ex.usage or {}).items()
                  if isinstance(v, int) and not isinstance(v, bool)}
