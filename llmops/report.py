@@ -37,6 +37,7 @@ def render(doc: Mapping[str, Any], decision: Any | None = None) -> str:
         _header(run, summary, len([c for c in by_case if by_case[c][0]["check"] != "case_file"])),
         _gate(decision),
         _suites(records, exchanges),
+        _redteam(doc.get("redteam")),
         "<h2>Cases</h2>",
         *(_case(case_id, recs, exchanges) for case_id, recs in cases),
         "</body></html>\n",
@@ -193,6 +194,15 @@ def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]
     return ("<h2>By suite</h2><table><tr><th>Suite</th><th>Cases</th><th>Checks</th>"
             "<th>Passed</th><th>Failed</th><th>Errors</th><th>Pass rate</th><th>p50</th>"
             "<th>p95</th><th>max</th></tr>" + "".join(rows) + "</table>")
+
+
+def _redteam(summary: Mapping[str, Any] | None) -> str:
+    """Probes resisted by OWASP category and strategy, when red-team cases ran."""
+    if not summary:
+        return ""
+    from llmops.redteam.report import html_tables
+
+    return html_tables(summary)
 
 
 def _ms(value: float | None) -> str:
