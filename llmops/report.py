@@ -165,7 +165,7 @@ def _gate(decision: Any | None) -> str:
 
 
 def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]) -> str:
-    import pandas as pd
+    import numpy as np  # as results.summarize: linear interpolation between ranks
 
     rows = []
     lat: dict[str, list[float]] = defaultdict(list)
@@ -180,8 +180,8 @@ def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]
         recs = [r for r in groups[suite] if r["outcome"] != "skipped"]
         n = len(recs)
         passed = sum(r["outcome"] == "passed" for r in recs)
-        q = pd.Series(lat.get(suite, []), dtype=float)
-        pct = [q.quantile(p) if len(q) else None for p in (0.5, 0.95)]
+        q = lat.get(suite, [])
+        pct = [float(np.quantile(q, p)) if q else None for p in (0.5, 0.95)]
         rows.append(
             f"<tr><td>{_e(suite)}</td><td class=num>{len({r['case_id'] for r in groups[suite]})}"
             f"</td><td class=num>{n}</td><td class='num passed'>{passed}</td>"
@@ -189,7 +189,7 @@ def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]
             f"<td class='num error'>{sum(r['outcome'] == 'error' for r in recs)}</td>"
             f"<td class=num>{(passed / n * 100 if n else 0):.1f}%</td>"
             f"<td class=num>{_ms(pct[0])}</td><td class=num>{_ms(pct[1])}</td>"
-            f"<td class=num>{_ms(q.max() if len(q) else None)}</td></tr>"
+            f"<td class=num>{_ms(max(q) if q else None)}</td></tr>"
         )
     return ("<h2>By suite</h2><table><tr><th>Suite</th><th>Cases</th><th>Checks</th>"
             "<th>Passed</th><th>Failed</th><th>Errors</th><th>Pass rate</th><th>p50</th>"
