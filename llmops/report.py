@@ -38,6 +38,7 @@ def render(doc: Mapping[str, Any], decision: Any | None = None) -> str:
         _gate(decision),
         _suites(records, exchanges),
         _redteam(doc.get("redteam")),
+        _rates(doc),
         "<h2>Cases</h2>",
         *(_case(case_id, recs, exchanges) for case_id, recs in cases),
         "</body></html>\n",
@@ -194,6 +195,15 @@ def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]
     return ("<h2>By suite</h2><table><tr><th>Suite</th><th>Cases</th><th>Checks</th>"
             "<th>Passed</th><th>Failed</th><th>Errors</th><th>Pass rate</th><th>p50</th>"
             "<th>p95</th><th>max</th></tr>" + "".join(rows) + "</table>")
+
+
+def _rates(doc: Mapping[str, Any]) -> str:
+    """Pass rates with their intervals and the flaky cases, when the run has `stats`."""
+    if not doc.get("stats"):
+        return ""
+    from llmops.plugin import rates_html  # the same table the pytest-html report shows
+
+    return rates_html(dict(doc))
 
 
 def _redteam(summary: Mapping[str, Any] | None) -> str:
