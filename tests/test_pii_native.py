@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def test_call_counting_tests_pass_in_pure_python() -> None:
         "'-k', 'work_grows or detectors_calls_on_the_corpus']))"
     )
     out = run_python(code, pure=True)
-    assert "7 passed" in out, out
+    # Every selected test ran and passed (their number grows as the linear-time tests do).
+    assert re.search(r"\b\d+ passed", out) and "failed" not in out and "error" not in out, out
 
 
 # --- (b) a stale build is never used -----------------------------------------------------------
