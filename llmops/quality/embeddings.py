@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -66,13 +67,14 @@ class EmbeddingSettings:
         return cls(provider, str(model) if model else None, url, float(threshold), timeout_s)
 
 
-class Embedder:
-    """Texts to normalised vectors (one row each)."""
+class Embedder(ABC):
+    """Texts to normalised vectors (one row each); a provider implements `embed`."""
 
     name: str = ""
 
-    def embed(self, texts: Sequence[str]) -> Any:  # numpy array (n, dim)
-        raise NotImplementedError
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> Any:
+        """A numpy array of shape (len(texts), dim), each row of unit length."""
 
     def similarity(self, text: str, references: Sequence[str]) -> list[float]:
         """Cosine similarity of `text` to each reference."""
