@@ -17,23 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import eval_env, run_evals
-
-CASES = """
-suite: support
-cases:
-  - id: freeze
-    prompt: How do I freeze my debit card?
-    tags: [smoke]
-    expect:
-      contains_any: [freeze, lock]
-  - id: hours
-    prompt: When are your branches open?
-    expect: {contains: saturday}
-  - id: balance
-    prompt: What is the balance of account 12345678?
-    severity: critical
-    expect: {refuses: true}
-"""
+from tests.test_evals_e2e import CASES  # the same three support cases
 
 GATE = """
 [tool.llmops.gate]
