@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from llmops.monitoring.wrapper import Monitor
 from llmops.pii import redact
 from llmops.runner import Exchange
 from llmops.schemas import load_schema
-from llmops.targets import CommandTarget, HttpTarget, PythonTarget, TargetError
+from llmops.targets import CommandTarget, PythonTarget
 from llmops.textsafe import md_text, one_line, printable
 from tests.conftest import REPO
 
@@ -133,17 +132,31 @@ def ends_within(fn: Callable[[], Any], seconds: float = ENDS_WITHIN_S) -> Any:
     return box["value"]
 
 
-def peak_python_mb(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """(result, peak MB of Python allocations while `fn` ran)."""
-    tracemalloc.start()
-    try:
-        try:
-            value: Any = fn()
-        except Exception as exc:
-            value = exc
-        return value, tracemalloc.get_traced_memory()[1] / 2**20
-    finally:
-        tracemalloc.stop()
+def peak_in_child(body: str, deadline: float = 120) -> dict[str, Any]:
+    """Run `body` (the inside of `async def attack()`, which returns or raises) in a fresh
+    interpreter under tracemalloc: {"error_type", "message", "peak_mb"}. A child of its own, so
+    the peak counts the attacked code alone, not a server thread of this test or what earlier
+    tests left running in this process (tracemalloc traces every thread)."""
+    code = "\n".join([
+        "import asyncio, json, sys, tracemalloc",
+        "from llmops.limits import Limits",
+        "from llmops.targets import CommandTarget, HttpTarget, TargetError",
+        "import httpx, zlib  # imported up front: modules are not the answer's memory",
+        "async def attack():",
+        *("    " + line for line in body.strip().splitlines()),
+        "tracemalloc.start()",
+        "try:",
+        "    asyncio.run(attack())",
+        "    out = {'error_type': None, 'message': ''}",
+        "except TargetError as exc:",
+        "    out = {'error_type': exc.error_type, 'message': str(exc)}",
+        "out['peak_mb'] = tracemalloc.get_traced_memory()[1] / 2**20",
+        "print(json.dumps(out))",
+    ])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=deadline, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 def alive(pid: int) -> bool:
@@ -455,19 +468,16 @@ def gzip_bomb_server() -> Iterator[str]:
 ])
 def test_http_answer_is_capped(server: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(server)
-    limits = Limits(max_answer_bytes=2 << 20)
-
-    async def ask() -> Any:
-        target = HttpTarget(url, model="m", limits=limits)
-        try:
-            return await target.ask([{"role": "user", "content": "hi"}])
-        finally:
-            await target.aclose()
-
-    err, peak = peak_python_mb(lambda: ends_within(lambda: asyncio.run(ask()), 120))
-    assert isinstance(err, TargetError) and err.error_type == "too_large", err
-    assert "max_answer_bytes" in str(err)
-    assert peak < 4 * 2, peak  # MB: a few copies of the 2 MB limit at most
+    out = peak_in_child(f"""
+target = HttpTarget({url!r}, model="m", limits=Limits(max_answer_bytes=2 << 20))
+try:
+    return await target.ask([{{"role": "user", "content": "hi"}}])
+finally:
+    await target.aclose()
+""")
+    assert out["error_type"] == "too_large", out
+    assert "max_answer_bytes" in out["message"]
+    assert out["peak_mb"] < 4 * 2, out  # MB: a few copies of the 2 MB limit at most
 
 
 def _pid_bot(tmp_path: Path, body: str) -> tuple[Path, Path]:
@@ -482,11 +492,12 @@ def _pid_bot(tmp_path: Path, body: str) -> tuple[Path, Path]:
 def test_cmd_endless_output_is_capped(tmp_path: Path) -> None:
     """5b: `cmd:yes`: too_large at the limit, and `yes` is gone."""
     script, pids = _pid_bot(tmp_path, "exec yes")
-    target = CommandTarget(str(script), limits=Limits(max_answer_bytes=1 << 20))
-    err, peak = peak_python_mb(lambda: ends_within(
-        lambda: asyncio.run(target.ask([{"role": "user", "content": "hi"}])), 120))
-    assert isinstance(err, TargetError) and err.error_type == "too_large", err
-    assert peak < 8, peak
+    out = peak_in_child(f"""
+target = CommandTarget({str(script)!r}, limits=Limits(max_answer_bytes=1 << 20))
+return await target.ask([{{"role": "user", "content": "hi"}}])
+""")
+    assert out["error_type"] == "too_large", out
+    assert out["peak_mb"] < 8, out
     assert not any(alive(int(p)) for p in pids.read_text().split())
 
 
