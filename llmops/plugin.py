@@ -25,6 +25,7 @@ from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, 
 from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
 from llmops.fileio import write_json
+from llmops.report import RATE_ROWS, rates_html
 from llmops.reportdir import ReportsDir
 from llmops.runner import Exchange, RetryPolicy, ask_all
 from llmops.targets import make_target, public_target, validate_target
@@ -997,8 +998,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         tr.write_line(f"feedback: not written: {one_line(es.feedback_error)}", yellow=True)
 
 
-#: Rows of notable pass rates the terminal and the HTML report show (all are in results.json).
-RATE_ROWS = 30
 
 
 def _write_rates(tr: Any, doc: dict[str, Any]) -> None:
@@ -1020,31 +1019,6 @@ def _write_rates(tr: Any, doc: dict[str, Any]) -> None:
         )
     if len(rows) > RATE_ROWS:
         tr.write_line(f"  ... and {len(rows) - RATE_ROWS} more in results.json")
-
-
-def rates_html(doc: dict[str, Any]) -> str:
-    """The pass-rate section of the HTML report (every string escaped)."""
-    esc = html.escape
-    out = ["<h2>Pass rates (95% Wilson intervals)</h2>",
-           f"<p>{esc(stats.summary_text(doc['summary']))}</p>"]
-    rows = stats.notable(doc["stats"])
-    if rows:
-        out.append("<table id='llmops-rates'><thead><tr><th>Verdict</th><th>Case</th>"
-                   "<th>Check</th><th>Pass rate [95% interval]</th><th>Min</th><th>Flaky</th>"
-                   "</tr></thead><tbody>")
-        for r in rows[:RATE_ROWS]:
-            out.append(
-                f"<tr><td>{esc(r['verdict'])}</td><td>{esc(r['case_id'])}</td>"
-                f"<td>{esc(r['check'])}</td><td>{esc(stats.rate_text(r))}</td>"
-                f"<td>{esc(stats.pct(r['min_pass_rate']))}</td>"
-                f"<td>{'yes' if r['flaky'] else ''}</td></tr>"
-            )
-        out.append("</tbody></table>")
-        if len(rows) > RATE_ROWS:
-            out.append(f"<p>… and {len(rows) - RATE_ROWS} more in results.json</p>")
-    else:
-        out.append("<p>Every check passed on every sample.</p>")
-    return "".join(out)
 
 
 class HtmlColumns:

@@ -18,7 +18,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from llmops import stats
 from llmops.textsafe import printable
+
+#: Rows of notable pass rates the terminal and the HTML reports show (all are in results.json).
+RATE_ROWS = 30
 
 _RANK = {"error": 0, "failed": 1, "passed": 2, "skipped": 3}
 _SEVERITY = {"critical": 0, "major": 1, "minor": 2}
@@ -201,9 +205,33 @@ def _rates(doc: Mapping[str, Any]) -> str:
     """Pass rates with their intervals and the flaky cases, when the run has `stats`."""
     if not doc.get("stats"):
         return ""
-    from llmops.plugin import rates_html  # the same table the pytest-html report shows
+    return rates_html(doc)
 
-    return rates_html(dict(doc))
+
+def rates_html(doc: Mapping[str, Any]) -> str:
+    """The pass-rate section of both HTML reports, llmops' own and pytest-html's (every string
+    escaped)."""
+    esc = html.escape
+    out = ["<h2>Pass rates (95% Wilson intervals)</h2>",
+           f"<p>{esc(stats.summary_text(doc['summary']))}</p>"]
+    rows = stats.notable(doc["stats"])
+    if rows:
+        out.append("<table id='llmops-rates'><thead><tr><th>Verdict</th><th>Case</th>"
+                   "<th>Check</th><th>Pass rate [95% interval]</th><th>Min</th><th>Flaky</th>"
+                   "</tr></thead><tbody>")
+        for r in rows[:RATE_ROWS]:
+            out.append(
+                f"<tr><td>{esc(r['verdict'])}</td><td>{esc(r['case_id'])}</td>"
+                f"<td>{esc(r['check'])}</td><td>{esc(stats.rate_text(r))}</td>"
+                f"<td>{esc(stats.pct(r['min_pass_rate']))}</td>"
+                f"<td>{'yes' if r['flaky'] else ''}</td></tr>"
+            )
+        out.append("</tbody></table>")
+        if len(rows) > RATE_ROWS:
+            out.append(f"<p>… and {len(rows) - RATE_ROWS} more in results.json</p>")
+    else:
+        out.append("<p>Every check passed on every sample.</p>")
+    return "".join(out)
 
 
 def _redteam(summary: Mapping[str, Any] | None) -> str:

@@ -429,6 +429,9 @@ def test_wilson_interval_matches_the_formula() -> None:
 
 def test_without_scipy_rates_stand_and_intervals_say_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "scipy.stats", None)  # import fails, as without the extra
+    from llmops import stats
+
+    stats.wilson.cache_clear()  # intervals computed by earlier tests, when scipy was there
     assert report.wilson(3, 4) == (None, None)
     s = report.summarize([_rec("a", "no_canary", "passed"), _rec("b", "no_canary", "failed")])
     assert s["overall"]["resist_rate"] == 0.5 and s["overall"]["ci_low"] is None

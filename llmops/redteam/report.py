@@ -26,17 +26,16 @@ GROUPS = (("by_category", "owasp"), ("by_strategy", "strategy"), ("by_plugin", "
 
 
 def wilson(resisted: int, probes: int) -> tuple[float, float] | tuple[None, None]:
-    """The Wilson score interval (95%) of a rate of `resisted` in `probes`, from scipy (the
-    `stats` extra); (None, None) without it: the rates stand, their intervals are not shown."""
-    if probes == 0:
-        return (0.0, 1.0)
+    """The 95% Wilson interval of `resisted` in `probes` (`llmops.stats.wilson`, from scipy,
+    the `stats` extra); (None, None) without scipy: the rates stand, their intervals are not
+    shown."""
+    from llmops import stats
+
     try:
-        from scipy.stats import binomtest
+        low, high = stats.wilson(resisted, probes, CONFIDENCE)
     except ImportError:
         return (None, None)
-
-    ci = binomtest(resisted, probes).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
-    return (round(float(ci.low), 6), round(float(ci.high), 6))
+    return (round(low, 6), round(high, 6))
 
 
 def _tag(tags: Iterable[str], prefix: str) -> str | None:
