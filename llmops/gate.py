@@ -372,8 +372,11 @@ def evaluate(
     results: Results | Mapping[str, Any],
     policy: Policy | None = None,
     baseline: Results | Mapping[str, Any] | None = None,
+    *,
+    key: bytes | None = None,
 ) -> Decision:
-    """Apply `policy` to `results` (and, when given, forbid regressions against `baseline`)."""
+    """Apply `policy` to `results` (and, when given, forbid regressions against `baseline`).
+    With a signing `key` (CI's `LLMOPS_RESULTS_KEY`), results not signed with it block."""
     policy = policy or Policy()
     data = results.data if isinstance(results, Results) else results
     records: list[Mapping[str, Any]] = data["results"]
@@ -403,6 +406,9 @@ def evaluate(
     # Figures that do not add up mean the file was edited or broken: no decision rests on it.
     for problem in integrity.problems(data):
         reasons.append(Reason("inconsistent", f"the results do not add up: {problem}"))
+    if key is not None and (why := integrity.verify(data, key)):
+        reasons.append(Reason("signature", f"{why} ({integrity.KEY_ENV} is set, so only "
+                                           "results signed with it count)"))
     cov = coverage.assess(data)
     metrics["coverage"] = {"defined": cov.defined, "covered": cov.covered,
                            "complete": cov.complete}
@@ -720,11 +726,16 @@ def _pct(rate: float | None) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} ms"
+    # Whole milliseconds, unless rounding would hide why a limit was missed (3000.4 > 3000).
+    if value is None:
+        return "n/a"
+    return f"{value:.0f} ms" if abs(value - round(value)) < 0.05 else f"{value:.1f} ms"
 
 
 def _signed_ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.0f} ms"
+    if value is None:
+        return "n/a"
+    return f"{value:+.0f} ms" if abs(value - round(value)) < 0.05 else f"{value:+.1f} ms"
 
 
 def _pts(value: float | None) -> str:

@@ -82,6 +82,7 @@ def problems(data: Mapping[str, Any]) -> list[str]:
             out.append(f"record {i} ({rec['case_id']} {rec['check']}): latency {lat!r}")
     if out:
         return out
+    out.extend(_evidence_problems(records, data.get("exchanges")))
     summary = data["summary"]
     again = summarize(list(records))
     for key in ("cases", "checks", "passed", "failed", "errors"):
@@ -99,4 +100,36 @@ def problems(data: Mapping[str, Any]) -> list[str]:
     rate = summary.get("pass_rate")
     if not isinstance(rate, int | float) or abs(rate - again["pass_rate"]) > 1e-6:
         out.append(f"summary pass_rate is {rate!r} but the records give {again['pass_rate']}")
+    return out
+
+
+def _evidence_problems(records: list[Mapping[str, Any]], exchanges: Any) -> list[str]:
+    """A record's exchange (the evidence its verdict rests on) must be the same sample: same
+    case, same repeat, the same latency and error. An edit to one and not the other shows."""
+    if exchanges is None:
+        return []
+    out: list[str] = []
+    for i, rec in enumerate(records):
+        at = rec.get("exchange")
+        if at is None:
+            continue
+        where = f"record {i} ({rec['case_id']} {rec['check']})"
+        if not isinstance(at, int) or isinstance(at, bool) or not 0 <= at < len(exchanges):
+            out.append(f"{where}: exchange {at!r} is not in the run's {len(exchanges)} exchanges")
+            continue
+        ex = exchanges[at]
+        if (ex.get("case_id"), ex.get("repeat")) != (rec["case_id"], rec.get("repeat") or 1):
+            out.append(f"{where}: exchange {at} is {ex.get('case_id')!r} repeat "
+                       f"{ex.get('repeat')!r}, not this record's sample")
+            continue
+        got, want = rec.get("latency_ms"), ex.get("latency_ms")
+        if (got is None) != (want is None) or (
+            got is not None and abs(got - want) > TOLERANCE_MS
+        ):
+            out.append(f"{where}: latency {got!r} but its exchange says {want!r}")
+        if rec.get("error_type") != ex.get("error_type"):
+            out.append(f"{where}: error {rec.get('error_type')!r} but its exchange says "
+                       f"{ex.get('error_type')!r}")
+        if len(out) >= 20:  # enough to show the file was edited
+            break
     return out

@@ -219,6 +219,21 @@ def test_hand_edits_are_caught(repo, chatbot_server) -> None:
     assert "check(s) skipped though their case is not: " in gate.stdout
     assert "balance [no_financial_details]" in gate.stdout
 
+    # A forger who lowers the latencies (records and summary agree) left the evidence as it was.
+    faster = json.loads(json.dumps(honest))
+    for rec in faster["results"]:
+        if rec["latency_ms"] is not None:
+            rec["latency_ms"] = 1.0
+    faster["summary"] = summarize(faster["results"])
+    save(root, faster)
+    gate = llmops(root, "gate")
+    assert gate.returncode == 1 and "latency 1.0 but its exchange says" in gate.stdout
+    moved = json.loads(json.dumps(honest))
+    moved["results"][0]["exchange"] = len(moved["exchanges"])
+    save(root, moved)
+    gate = llmops(root, "gate")
+    assert gate.returncode == 1 and "is not in the run's" in gate.stdout
+
     text = json.dumps(honest).replace('"p95": ', '"p95": -Infinity, "x": ', 1)
     (root / "reports" / "results.json").write_text(text)
     gate = llmops(root, "gate")
@@ -240,6 +255,10 @@ def test_signed_results_prove_they_came_from_ci(repo, chatbot_server) -> None:
     save(root, forged)
     refused = llmops(root, "promote", **key)
     assert refused.returncode == 1 and "the signature does not match" in refused.stderr
+    # The gate in CI holds the key too: it blocks what promote would refuse, and says why.
+    blocked = llmops(root, "gate", **key)
+    assert blocked.returncode == 1 and "the signature does not match" in blocked.stdout
+    assert llmops(root, "gate").returncode == 0  # without the key, the figures alone decide
     assert llmops(root, "promote", LLMOPS_RESULTS_KEY="another-key").returncode == 1
     unsigned = {k: v for k, v in doc.items() if k != "signature"}
     save(root, unsigned)

@@ -99,7 +99,9 @@ def _gate(args: argparse.Namespace) -> int:
         if annotate:
             print(f"::error title=llmops gate::{gate.escape_data(str(exc))}", file=sys.stderr)
         raise
-    decision = gate.evaluate(results, policy, baseline)
+    from llmops import integrity
+
+    decision = gate.evaluate(results, policy, baseline, key=integrity.results_key())
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:
