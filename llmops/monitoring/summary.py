@@ -44,9 +44,21 @@ WINDOW_KEYS = {"minute": "1min", "hour": "1h", "day": "1D"}
 AUTO_WINDOWS = ("1min", "5min", "15min", "1h", "6h", "1D", "7D")
 MAX_WINDOWS = 60
 
-#: Keys of [tool.llmops.monitor] that are settings, not alert rules.
-SETTINGS = {"slow_ms", "log_max_bytes", "log_backups", "log_text_chars", "alert_min_requests"}
 DEFAULT_ALERT_MIN_REQUESTS = 20
+#: Keys of [tool.llmops.monitor] that are settings, not alert rules, with their defaults
+#: (docs/monitoring.md's table is held to this by tests/test_docs.py).
+SETTING_DEFAULTS: dict[str, Any] = {
+    "slow_ms": 2000.0,
+    "log_max_bytes": 10 * 1024 * 1024,
+    "log_backups": 5,
+    "log_text_chars": 2000,
+    "alert_min_requests": DEFAULT_ALERT_MIN_REQUESTS,
+    "otlp_endpoint": None,
+    "otlp_headers_env": "OTEL_EXPORTER_OTLP_HEADERS",
+    "otlp_service_name": "llmops",
+    "otlp_timeout_s": 5.0,
+}
+SETTINGS = set(SETTING_DEFAULTS)
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,26 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmops.errors import InputError
-from llmops.monitoring.events import Detector, build_event, classify_exception, new_id, prompt_of
+from llmops.monitoring.events import (
+    Detector,
+    build_event,
+    classify_exception,
+    new_id,
+    prompt_of,
+    texts_of,
+)
 from llmops.monitoring.logfiles import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, EventLog
 from llmops.runner import Exchange, RetryPolicy, ask
 from llmops.targets import Message, Target
 
 if TYPE_CHECKING:
     from llmops.config import Config
+    from llmops.monitoring.otel import SpanExporter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,8 +71,11 @@ class Monitor:
         max_bytes: int = DEFAULT_MAX_BYTES,
         backups: int = DEFAULT_BACKUPS,
         text_chars: int = DEFAULT_TEXT_CHARS,
+        exporter: SpanExporter | None = None,
     ) -> None:
         self.log = EventLog(logs, max_bytes=max_bytes, backups=backups)
+        #: Sends every event as an OpenTelemetry span too (`otlp_endpoint`), in the background.
+        self.exporter = exporter
         self.slow_ms = float(slow_ms)
         self.text_chars = int(text_chars)
         self.detector = detector if detector is not None else _default_detector(pii_allow)
@@ -94,6 +105,11 @@ class Monitor:
             raise InputError(f"{where}: {exc}") from exc
         if "detector" not in overrides:
             settings["detector"] = _config_detector(config)
+        if "exporter" not in overrides and mon.get("otlp_endpoint"):
+            from llmops.monitoring.otel import from_settings
+
+            where = f"{config.root / 'pyproject.toml'}: [tool.llmops.monitor]"
+            settings["exporter"] = from_settings(mon, where, warn=_warn_once)
         settings.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**settings)
 
@@ -117,8 +133,11 @@ class Monitor:
         model: str | None = None,
         response_model: str | None = None,
         usage: Mapping[str, Any] | None = None,
+        context: Sequence[str] = (),
     ) -> dict[str, Any] | None:
-        """Log one exchange; returns the event, or None when it could not be logged."""
+        """Log one exchange; returns the event, or None when it could not be logged.
+        `context`: the texts of the conversation's messages (the prompt among them), so that a
+        value the user gave comes out of the reply too, wherever it is echoed."""
         try:
             event = build_event(
                 prompt=prompt,
@@ -137,9 +156,16 @@ class Monitor:
                 response_model=response_model,
                 usage=usage,
                 text_chars=self.text_chars,
+                context=context,
             )
-            self.log.write(event)
         except Exception as exc:  # the chat path must never see a monitoring failure
+            self._report_failure(exc)
+            return None
+        if self.exporter is not None:  # queued, never waited on; never raises
+            self.exporter.export(event, started_at)
+        try:
+            self.log.write(event)
+        except Exception as exc:
             self._report_failure(exc)
             return None
         return event
@@ -165,7 +191,12 @@ class Monitor:
         return monitored(chatbot, version=version, monitor=self, **kwargs)
 
     def close(self) -> None:
-        self.log.close()
+        """Close the logs; send the spans still queued (bounded by `otlp_timeout_s`)."""
+        try:
+            self.log.close()
+        finally:
+            if self.exporter is not None:
+                self.exporter.close()
 
 
 def _default_detector(allow: tuple[str, ...] | list[str]) -> Detector:
@@ -235,6 +266,7 @@ class MonitoredTarget:
             attempts=ex.attempts,
             model=ex.model,
             usage=ex.usage,
+            context=texts_of(messages),
         )
         return ex
 
@@ -302,6 +334,7 @@ def monitored(
                 error=None if exc is None else f"{type(exc).__name__}: {exc}",
                 conversation_id=cid if isinstance(cid, str) else None,
                 started_at=started,
+                context=texts_of(messages),
             )
         except Exception as err:  # e.g. no usable configuration for the default monitor
             _warn_once(
