@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_BAD_LINES_SHOWN = 20
+#: `--engine auto` reads with DuckDB from this much input on (pandas starts faster below it).
+AUTO_DUCKDB_BYTES = 64_000_000
 
 
 def register(sub: Any) -> None:
@@ -46,9 +48,18 @@ def register(sub: Any) -> None:
     m.add_argument(
         "logs",
         nargs="*",
-        type=Path,
         metavar="LOG",
-        help="JSONL logs (default: logs/monitoring.jsonl and its rotated backups)",
+        help="JSONL logs, Parquet files from `monitor export`, directories (their "
+        "monitoring.jsonl and its backups) or quoted globs ('hosts/*/monitoring.jsonl*') "
+        "(default: logs/monitoring.jsonl and its rotated backups)",
+    )
+    m.add_argument(
+        "--engine",
+        choices=("auto", "duckdb", "pandas"),
+        default="auto",
+        help="read with DuckDB (any size, many files, Parquet) or pandas (in memory); auto: "
+        f"DuckDB from {AUTO_DUCKDB_BYTES // 1_000_000} MB of input or for Parquet, pandas "
+        "below (it starts faster) (default: auto)",
     )
     m.add_argument(
         "--by",
@@ -77,6 +88,22 @@ def register(sub: Any) -> None:
         help="also write an HTML page with charts (default: reports/monitoring.html)",
     )
     m.set_defaults(func=summarize)
+
+    e = cmds.add_parser(
+        "export",
+        help="write monitoring events to Parquet, for DuckDB, pandas, Spark...",
+        description="Read monitoring logs (as summarize does: globs, directories, rotated "
+        "backups; bad lines reported as FILE:LINE: why and skipped) and write their events "
+        "to one Parquet file, which `llmops monitor summarize` reads back in a fraction of "
+        "the time. The texts are left out: the figures' columns only.",
+    )
+    e.add_argument("logs", nargs="*", metavar="LOG", help="as for summarize")
+    e.add_argument(
+        "--parquet", type=Path, required=True, metavar="PATH", help="the Parquet file to write"
+    )
+    e.add_argument("--since", help="only events since a duration before now, or a time")
+    e.add_argument("--now", metavar="TIME", help="the time --since counts back from")
+    e.set_defaults(func=export)
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -122,11 +149,49 @@ def simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read(args: argparse.Namespace, cfg: Any, engine: str) -> Any:
+    """The events of the logs the arguments name, by `engine`, bad lines on stderr."""
+    from llmops.errors import InputError
+    from llmops.monitoring.duck import available, expand, read_events_duckdb
+    from llmops.monitoring.logfiles import JSONL_NAME
+    from llmops.monitoring.reading import BadLine, log_files, read_events
+
+    if args.logs:
+        paths = expand(args.logs)
+    else:
+        default = _relative(cfg.logs / JSONL_NAME)  # reports read logs/x.jsonl:17
+        paths = log_files(default)
+        if not paths:
+            raise InputError(f"{default}: no such file (run llmops monitor simulate, or give LOG)")
+    parquet = any(p.suffix.lower() in (".parquet", ".pq") for p in paths)
+    if engine == "auto":
+        size = sum(p.stat().st_size for p in paths)
+        engine = "duckdb" if available() and (parquet or size >= AUTO_DUCKDB_BYTES) else "pandas"
+    if engine == "pandas" and parquet:
+        raise InputError("Parquet input needs --engine duckdb (or auto)")
+    if engine == "duckdb" and not available():
+        raise InputError('--engine duckdb needs DuckDB: pip install "llmops[monitor]"')
+
+    shown = 0
+
+    def on_bad(bad: BadLine) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= MAX_BAD_LINES_SHOWN:
+            print(bad, file=sys.stderr)
+
+    reader = read_events_duckdb if engine == "duckdb" else read_events
+    table = reader(paths, on_bad=on_bad, limits=cfg.limits)
+    if shown > MAX_BAD_LINES_SHOWN:
+        print(f"... and {shown - MAX_BAD_LINES_SHOWN} more bad lines", file=sys.stderr)
+    if table.bad_lines and not len(table):
+        raise InputError(f"{', '.join(map(str, paths))}: no valid event to summarise")
+    return table
+
+
 def summarize(args: argparse.Namespace) -> int:
     from llmops.config import load_config
     from llmops.errors import InputError
-    from llmops.monitoring.logfiles import JSONL_NAME
-    from llmops.monitoring.reading import BadLine, log_files, read_events
     from llmops.monitoring.summary import (
         DEFAULT_ALERT_MIN_REQUESTS,
         filter_since,
@@ -141,37 +206,18 @@ def summarize(args: argparse.Namespace) -> int:
     cfg = load_config()
     rules = parse_rules(cfg.monitor, source=f"{cfg.root / 'pyproject.toml'}: [tool.llmops.monitor]")
     by = [k.strip() for arg in (args.by or ["version,window"]) for k in arg.split(",") if k.strip()]
-    if args.logs:
-        missing = [p for p in args.logs if not p.is_file()]
-        if missing:
-            raise InputError(f"{missing[0]}: no such file")
-        paths = list(args.logs)
-    else:
-        default = _relative(cfg.logs / JSONL_NAME)  # reports read logs/x.jsonl:17
-        paths = log_files(default)
-        if not paths:
-            raise InputError(f"{default}: no such file (run llmops monitor simulate, or give LOG)")
-
-    shown = 0
-
-    def on_bad(bad: BadLine) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= MAX_BAD_LINES_SHOWN:
-            print(bad, file=sys.stderr)
-
-    table = read_events(paths, on_bad=on_bad, limits=cfg.limits)
-    if shown > MAX_BAD_LINES_SHOWN:
-        print(f"... and {shown - MAX_BAD_LINES_SHOWN} more bad lines", file=sys.stderr)
-    if table.bad_lines and not len(table.frame):
-        raise InputError(f"{', '.join(map(str, paths))}: no valid event to summarise")
-    if args.since:
-        table = filter_since(table, args.since, now=args.now)
+    table = _read(args, cfg, args.engine)
     try:
-        min_requests = int(cfg.monitor.get("alert_min_requests", DEFAULT_ALERT_MIN_REQUESTS))
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"[tool.llmops.monitor] alert_min_requests: {exc}") from exc
-    summary = make_summary(table, by=by, rules=rules, alert_min_requests=min_requests)
+        if args.since:
+            table = filter_since(table, args.since, now=args.now)
+        try:
+            min_requests = int(cfg.monitor.get("alert_min_requests", DEFAULT_ALERT_MIN_REQUESTS))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"[tool.llmops.monitor] alert_min_requests: {exc}") from exc
+        summary = make_summary(table, by=by, rules=rules, alert_min_requests=min_requests)
+    finally:
+        if hasattr(table, "close"):
+            table.close()
     if args.json:
         print(json.dumps(to_json(summary), indent=2, ensure_ascii=False))
     else:
@@ -183,6 +229,23 @@ def summarize(args: argparse.Namespace) -> int:
         write_html(summary, path)
         print(f"HTML report: {path}", file=sys.stderr)
     return 1 if summary.alerts else 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from llmops.config import load_config
+    from llmops.monitoring.summary import filter_since
+
+    cfg = load_config()
+    table = _read(args, cfg, "duckdb")
+    try:
+        if args.since:
+            table = filter_since(table, args.since, now=args.now)
+        n = table.export_parquet(args.parquet)
+    finally:
+        table.close()
+    bad = f", {len(table.bad_lines)} bad lines skipped" if table.bad_lines else ""
+    print(f"wrote {n:,} events from {len(table.files)} files to {args.parquet}{bad}")
+    return 0
 
 
 def _relative(path: Path) -> Path:

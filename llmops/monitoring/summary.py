@@ -13,13 +13,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmops.errors import InputError
 from llmops.monitoring.reading import BadLine, EventTable
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from llmops.monitoring.duck import DuckTable
+
+T = TypeVar("T", "EventTable", "DuckTable")
 
 #: The figures of every group, in display order.
 METRICS = (
@@ -220,33 +224,35 @@ def group_keys(table: EventTable, by: str, window: str | None) -> pd.Series:
 
 
 def filter_since(
-    table: EventTable, since: str, now: str | pd.Timestamp | None = None
-) -> EventTable:
+    table: T, since: str, now: str | pd.Timestamp | None = None
+) -> T:
     """Keep events at or after `since`: a duration back from `now` (30m, 2h, 7d) or an ISO 8601
     time. `now` is the current time unless given: a time, or `last` for the last event (to
     look at an old log). Counting back from the last event by default let one event dated in
     the far future hide every real one."""
 
-    df = table.frame
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd])", since.strip())
     if m:
-        if not len(df):
+        n, _, last = _time_range(table)
+        if not n:
             return table
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        start = _anchor(df, now) - timedelta(**{unit: float(m.group(1))})
+        start = _anchor(last, now) - timedelta(**{unit: float(m.group(1))})
     else:
         start = _utc(since, "--since")
-    keep = (df["timestamp"] >= start).to_numpy()
+    if not isinstance(table, EventTable):
+        return table.since(start)
+    keep = (table.frame["timestamp"] >= start).to_numpy()
     return table.subset(keep)
 
 
-def _anchor(df: pd.DataFrame, now: str | pd.Timestamp | None) -> pd.Timestamp:
+def _anchor(last: pd.Timestamp, now: str | pd.Timestamp | None) -> pd.Timestamp:
     import pandas as pd
 
     if now is None:
         return pd.Timestamp.now(tz="UTC")
     if isinstance(now, str) and now.strip().lower() == "last":
-        return df["timestamp"].max()
+        return last
     return now if isinstance(now, pd.Timestamp) else _utc(now, "--now")
 
 
@@ -265,28 +271,44 @@ def _utc(value: str, option: str) -> pd.Timestamp:
     return when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
 
 
+def _figures(table: EventTable | DuckTable, key: str | None, window: str | None) -> pd.DataFrame:
+    """`metrics_table` of either engine's table."""
+    if isinstance(table, EventTable):
+        return metrics_table(table, None if key is None else group_keys(table, key, window))
+    return table.metrics(key, window)
+
+
+def _time_range(table: EventTable | DuckTable) -> tuple[int, Any, Any]:
+    if isinstance(table, EventTable):
+        df = table.frame
+        n = len(df)
+        return n, (df["timestamp"].min() if n else None), (df["timestamp"].max() if n else None)
+    n = len(table)
+    first, last = table.time_range()
+    return n, first, last
+
+
 def summarize(
-    table: EventTable,
+    table: EventTable | DuckTable,
     *,
     by: Sequence[str] = ("version", "window"),
     rules: Sequence[Rule] = (),
     alert_min_requests: int = DEFAULT_ALERT_MIN_REQUESTS,
 ) -> Summary:
-    df = table.frame
-    n = len(df)
-    first = df["timestamp"].min() if n else None
-    last = df["timestamp"].max() if n else None
+    """The figures of a table read by either engine (pandas `read_events`, or DuckDB
+    `read_events_duckdb`): the same frames, so the same text, JSON, HTML and alerts."""
+    n, first, last = _time_range(table)
     window = choose_window(first, last) if n else None
-    overall_row = metrics_table(table, None).iloc[0] if n else None
+    overall_row = _figures(table, None, None).iloc[0] if n else None
     overall = _row_dict(overall_row) if overall_row is not None else {"requests": 0}
     groups: dict[str, pd.DataFrame] = {}
     over_time = None
     if n:
         for key in dict.fromkeys(by):  # dedupe, keep order
-            groups[key] = metrics_table(table, group_keys(table, key, window))
+            groups[key] = _figures(table, key, window)
         over_time = groups.get("window")
         if over_time is None:
-            over_time = metrics_table(table, group_keys(table, "window", window))
+            over_time = _figures(table, "window", window)
     summary = Summary(
         overall=overall,
         groups=groups,
@@ -303,7 +325,10 @@ def summarize(
 
 
 def check_rules(
-    summary: Summary, table: EventTable, rules: Sequence[Rule], alert_min_requests: int
+    summary: Summary,
+    table: EventTable | DuckTable,
+    rules: Sequence[Rule],
+    alert_min_requests: int,
 ) -> list[Alert]:
     """Rules hold overall and for every chatbot version with enough traffic to judge (a new
     version failing is what a team must see, even when the old one dilutes the overall)."""
@@ -312,7 +337,7 @@ def check_rules(
     scopes: list[tuple[str, str | None, Mapping[str, Any]]] = [("overall", None, summary.overall)]
     versions = summary.groups.get("version")
     if versions is None:
-        versions = metrics_table(table, group_keys(table, "version", None))
+        versions = _figures(table, "version", None)
     if len(versions) > 1:
         for name, row in versions.iterrows():
             if row["requests"] >= alert_min_requests:
