@@ -1,6 +1,7 @@
 """Monitoring performance: wrapper overhead per exchange, and summarising a million events.
 
     .venv/bin/python benchmarks/bench_monitoring.py [--events 1000000] [--calls 20000]
+    .venv/bin/python benchmarks/bench_monitoring.py --only hosts [--hosts 20 --per-host 500000]
 
 1. Overhead: a chatbot function that returns at once, called bare and monitored (real PII
    detector, both logs written, rotation on); the difference per call is the monitoring cost.
@@ -8,7 +9,10 @@
 2. Summary: a JSONL log of N realistic events (3 versions, errors, empty replies, PII, a week of
    timestamps, long redacted texts) is read and summarised in a fresh process (so its peak RSS is
    the summary's alone), as `llmops monitor summarize` does, then with `--html`.
-Targets: overhead < 0.5 ms per exchange; 1,000,000 events in < 10 s and < 2 GB.
+3. Fleet (`--only hosts`): 20 hosts' logs of 500,000 events each (10 million, ~6.3 GB), read
+   through a glob by DuckDB, summarised, exported to Parquet, and the Parquet summarised.
+Targets: overhead < 0.5 ms per exchange; 1,000,000 events in < 3.5 s; 10,000,000 events in
+< 60 s and < 1.5 GB.
 """
 
 from __future__ import annotations
@@ -158,51 +162,107 @@ t0 = time.perf_counter()
 from pathlib import Path
 import pandas
 from llmops.monitoring.reading import read_events
+from llmops.monitoring.duck import read_events_duckdb, expand
 from llmops.monitoring.summary import summarize, to_text
 t1 = time.perf_counter()
-table = read_events([Path(sys.argv[1])])
+paths = expand(sys.argv[4:])
+table = (read_events_duckdb if sys.argv[2] == "duckdb" else read_events)(paths)
 t2 = time.perf_counter()
 summary = summarize(table, by=["version", "window"])
 text = to_text(summary)
 t3 = time.perf_counter()
-if sys.argv[2] == "html":
+if sys.argv[1] == "html":
     from llmops.monitoring.report import write_html
-    write_html(summary, Path(sys.argv[1]).with_suffix(".html"))
+    write_html(summary, paths[0].with_suffix(".html"))
 t4 = time.perf_counter()
-print(len(table.frame), t1 - t0, t2 - t1, t3 - t2, t4 - t3,
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+if sys.argv[3] != "-":
+    table.export_parquet(Path(sys.argv[3]))
+t5 = time.perf_counter()
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(summary.events, t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, use.ru_maxrss,
+      use.ru_utime + use.ru_stime)
 """
 
 
-def bench_summary(path: Path, html: bool) -> dict[str, float]:
+def bench_summary(
+    paths: list[Path], html: bool, engine: str = "pandas", parquet: Path | None = None
+) -> dict[str, float]:
+    """Read and summarise `paths` in a fresh process (globs allowed), as the CLI does."""
     t0 = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), "html" if html else "text"],
+        [sys.executable, "-c", CHILD, "html" if html else "text", engine,
+         str(parquet) if parquet else "-", *map(str, paths)],
         check=True,
         capture_output=True,
         text=True,
         cwd=ROOT,
     ).stdout.split()
     wall = time.perf_counter() - t0
-    events, imp, read, summ, rep, rss_kb = out
+    events, imp, read, summ, rep, exp, rss_kb, cpu = out
     return {
+        "cpu_s": float(cpu),  # all threads: what an idle machine's cores would spend
         "events": int(events),
         "wall_s": wall,
         "import_s": float(imp),
         "read_s": float(read),
         "summarize_s": float(summ),
         "html_s": float(rep),
+        "export_s": float(exp),
         "peak_rss_mb": int(rss_kb) / 1024,
     }
+
+
+def _write_host(args: tuple[Path, int, int]) -> int:
+    path, n, seed = args
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_events(path, n, seed=seed)
+
+
+def bench_hosts(root: Path, hosts: int, per_host: int) -> None:
+    """Logs of many hosts (one file each, `hosts/hNN/monitoring.jsonl`), as a fleet writes
+    them; summarised by DuckDB through a glob, then exported to Parquet and summarised again."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    paths = [root / f"h{i:02d}" / "monitoring.jsonl" for i in range(hosts)]
+    t0 = time.perf_counter()
+    if not all(p.exists() for p in paths):
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(_write_host, [(p, per_host, i) for i, p in enumerate(paths)]))
+    size = sum(p.stat().st_size for p in paths)
+    print(f"{hosts} hosts x {per_host:,} events = {hosts * per_host:,} events, "
+          f"{size / 1e9:.2f} GB of JSONL (written in {time.perf_counter() - t0:.0f} s)")
+    glob = [str(root / "h*" / "monitoring.jsonl*")]
+    parquet = root / "all.parquet"
+    r = bench_summary(glob, False, "duckdb", parquet)
+    print(f"duckdb summarize: {r['events']:,} events in {r['wall_s']:.1f} s wall (read "
+          f"{r['read_s']:.1f}, figures {r['summarize_s']:.1f}), {r['cpu_s']:.1f} CPU s, peak "
+          f"RSS {r['peak_rss_mb']:.0f} MB; then export to Parquet {r['export_s']:.1f} s "
+          f"({parquet.stat().st_size / 1e6:.0f} MB) (load average now "
+          f"{os.getloadavg()[0]:.1f})")
+    r = bench_summary([parquet], False, "duckdb")
+    print(f"duckdb summarize of the Parquet: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} CPU s, "
+          f"peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=20_000)
-    parser.add_argument("--only", choices=("overhead", "summary"))
+    parser.add_argument("--only", choices=("overhead", "summary", "hosts"))
+    parser.add_argument("--engine", choices=("pandas", "duckdb", "both"), default="both")
+    parser.add_argument("--hosts", type=int, default=20, help="files of the fleet benchmark")
+    parser.add_argument("--per-host", type=int, default=500_000, help="events per file")
+    parser.add_argument("--dir", type=Path, help="keep (and reuse) the fleet's logs here")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if args.only == "hosts":
+        if args.dir:
+            bench_hosts(args.dir, args.hosts, args.per_host)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                bench_hosts(Path(tmp), args.hosts, args.per_host)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.only != "summary":
             over = bench_overhead(args.calls, Path(tmp) / "logs")
@@ -216,14 +276,16 @@ def main() -> None:
         size = write_events(log, args.events)
         took = time.perf_counter() - t0
         print(f"wrote {args.events:,} events, {size / 1e6:.0f} MB, in {took:.1f} s")
-        for html in (False, True):
-            r = bench_summary(log, html)
-            label = "summarize --html" if html else "summarize"
+        engines = ("pandas", "duckdb") if args.engine == "both" else (args.engine,)
+        for engine, html in [(e, h) for e in engines for h in (False, True)]:
+            r = bench_summary([log], html, engine)
+            label = f"{engine} summarize" + (" --html" if html else "")
             print(
                 f"{label}: {r['events']:,} events in {r['wall_s']:.2f} s wall "
                 f"(imports {r['import_s']:.2f}, read {r['read_s']:.2f}, "
                 f"figures {r['summarize_s']:.2f}, html {r['html_s']:.2f}), "
-                f"peak RSS {r['peak_rss_mb']:.0f} MB"
+                f"{r['cpu_s']:.1f} CPU s, peak RSS {r['peak_rss_mb']:.0f} MB "
+                f"(load average {os.getloadavg()[0]:.1f})"
             )
 
 

@@ -243,7 +243,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         request.ParseFromString(body)
         self.server.requests.append((dict(self.headers), request))
         self.server.arrived.set()
-        self.server.release.wait(60)
+        self.server.release.wait(900)
         payload = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -273,14 +273,16 @@ def test_a_hanging_collector_never_holds_an_answer(
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization=Bearer%20{HEADER_TOKEN}")
     exporter = from_settings(
-        {"otlp_endpoint": collector.url, "otlp_timeout_s": 30}, "pyproject.toml"
+        # A timeout far past the test's length: the batch stays on its way until released.
+        {"otlp_endpoint": collector.url, "otlp_timeout_s": 900}, "pyproject.toml"
     )
     assert exporter is not None
     mon = Monitor(tmp_path / "logs", exporter=exporter)
     bot = monitored(lambda p: f"echo {p}", monitor=mon, version="v1")
     assert bot("first") == "echo first"
-    exporter.flush(0.01)  # start sending now rather than after the batch delay
-    assert collector.arrived.wait(30), "the first batch never reached the collector"
+    # The batch goes out from the SDK's thread after its delay (flush() would send from this
+    # thread, which is what the chat path must never do).
+    assert collector.arrived.wait(60), "the first batch never reached the collector"
     # The collector now holds the exporter's only sending thread. Every answer still comes
     # back, and is logged, while that batch is on its way.
     answers = [bot(f"q{i}") for i in range(200)]

@@ -202,7 +202,7 @@ class DuckTable:
         tmp = path.with_name(path.name + ".tmp")
         cols = ", ".join(f'"{c}"' for c in PARQUET_COLUMNS)
         self.con.execute(
-            f"COPY (SELECT {cols} FROM events WHERE {self.where} ORDER BY file, timestamp) "
+            f"COPY (SELECT {cols} FROM events WHERE {self.where}) "
             f"TO '{_sql_path(tmp)}' (FORMAT parquet, COMPRESSION zstd)"
         )
         os.replace(tmp, path)
