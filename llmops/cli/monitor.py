@@ -14,7 +14,7 @@ from typing import Any
 
 MAX_BAD_LINES_SHOWN = 20
 #: `--engine auto` reads with DuckDB from this much input on (pandas starts faster below it).
-AUTO_DUCKDB_BYTES = 64_000_000
+AUTO_DUCKDB_BYTES = 100_000_000
 
 
 def register(sub: Any) -> None:
