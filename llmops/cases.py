@@ -86,6 +86,9 @@ class Case:
     allow_pii: frozenset[str] = field(default_factory=frozenset)
     #: Share of samples each check must pass (None: the config's default, 1.0 unless set).
     min_pass_rate: float | None = None
+    #: Generation settings of this case (its file's `defaults:` under its own), sent to
+    #: OpenAI-compatible targets over [tool.llmops.generation]; None: the configuration's.
+    generation: dict[str, Any] | None = None
 
     @property
     def prompt(self) -> str:
@@ -118,6 +121,8 @@ class Case:
         }
         if self.min_pass_rate is not None:  # only when set: older cases keep their digests
             out["min_pass_rate"] = self.min_pass_rate
+        if self.generation:  # likewise
+            out["generation"] = self.generation
         return out
 
 
@@ -383,7 +388,19 @@ def _build_case(
         skip=raw.get("skip"),
         allow_pii=frozenset(allow),
         min_pass_rate=_rate(raw.get("min_pass_rate", defaults.get("min_pass_rate"))),
+        generation=_generation(defaults.get("generation"), raw.get("generation")),
     )
+
+
+def _generation(defaults: dict[str, Any] | None, own: dict[str, Any] | None
+                ) -> dict[str, Any] | None:
+    """A case's generation settings over its file's defaults, key by key (extra_body too)."""
+    if not defaults and not own:
+        return None
+    out = {**(defaults or {}), **(own or {})}
+    if defaults and own and "extra_body" in defaults and "extra_body" in own:
+        out["extra_body"] = {**defaults["extra_body"], **own["extra_body"]}
+    return out
 
 
 def _rate(value: Any) -> float | None:
@@ -468,6 +485,9 @@ def _schema_error(
         key = extra[0] if extra else "?"
         hint = difflib.get_close_matches(str(key), allowed, n=1)
         why = f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        if path[-1:] == ("generation",) and "extra_body" in allowed:
+            why = (f"unknown key {key!r} (other request fields go under "
+                   "generation.extra_body)")
         where_ = f" in {field_name}" if field_name else ""
         return CaseError(name, _line_for((*path, key), lines), f"{label}{why}{where_}")
     # prompt-or-conversation: the only oneOf over a whole case (with or without its id)
@@ -479,6 +499,10 @@ def _schema_error(
             else "missing `prompt` (or `conversation`)"
         )
         return CaseError(name, _line_for(path, lines), f"{label}{why}")
+    if err.validator == "not" and path[-2:] == ("generation", "extra_body"):
+        why = (f"generation.extra_body may not set {instance!r} (llmops sets it; max_tokens, "
+               "temperature, seed and stop go under generation: by their own keys)")
+        return CaseError(name, _line_for((*path, instance), lines), f"{label}{why}")
     if err.validator == "required":
         missing = err.message.split("'")[1] if "'" in err.message else err.message
         return CaseError(name, _line_for(path, lines), f"{label}missing required key {missing!r}")

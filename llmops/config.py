@@ -18,6 +18,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from llmops.errors import InputError
+from llmops.generation import Generation
 from llmops.limits import Limits
 
 DEFAULTS: dict[str, Any] = {
@@ -25,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "target": "reference",
     "model": None,
     "concurrency": 8,
+    "adaptive_concurrency": True,
     "timeout_s": 30.0,
     "retries": 2,
     "max_latency_ms": 3000,
@@ -41,6 +43,7 @@ class Config:
     cases: Path
     target: str
     model: str | None
+    #: The most cases asked at once (the adaptive limit's ceiling).
     concurrency: int
     timeout_s: float
     retries: int
@@ -57,6 +60,10 @@ class Config:
     chatbot: dict[str, Any] = field(default_factory=dict)
     redteam: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    #: Generation settings sent to OpenAI-compatible targets (a case's own keys win).
+    generation: Generation = field(default_factory=Generation)
+    #: Adapt the number of cases asked at once to the target (up to `concurrency`).
+    adaptive_concurrency: bool = True
     #: `[tool.llmops.judge]` and `[tool.llmops.embeddings]`, checked where they are used
     #: (llmops.quality), so a project without quality checks never trips on them.
     judge: dict[str, Any] = field(default_factory=dict)
@@ -106,6 +113,13 @@ def load_config(root: Path | None = None) -> Config:
     limits = Limits.from_table(
         dict(table.get("limits", {})), source=f"{pyproject}: [tool.llmops.limits]"
     )
+    generation = Generation.from_table(
+        dict(table.get("generation", {})), source=f"{pyproject}: [tool.llmops.generation]"
+    )
+    adaptive = merged["adaptive_concurrency"]
+    if not isinstance(adaptive, bool):
+        raise InputError(f"{pyproject}: [tool.llmops] adaptive_concurrency must be true or "
+                         f"false, not {adaptive!r}")
     rate = merged["min_pass_rate"]
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
         raise InputError(
@@ -132,6 +146,8 @@ def load_config(root: Path | None = None) -> Config:
             chatbot=dict(table.get("chatbot", {})),
             redteam=dict(table.get("redteam", {})),
             limits=limits,
+            generation=generation,
+            adaptive_concurrency=adaptive,
             judge=dict(table.get("judge", {})),
             embeddings=dict(table.get("embeddings", {})),
         )

@@ -22,6 +22,7 @@ import pytest
 
 from llmops import checks, coverage, integrity, results, scrub, stats
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
+from llmops.concurrency import AdaptiveLimit, describe
 from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
 from llmops.fileio import write_json
@@ -53,7 +54,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "http(s)://HOST/v1, python:module:function or cmd:COMMAND")
     group.addoption("--model", help="model name sent to an OpenAI-compatible target")
     group.addoption("--cases", help="case file or directory (default [tool.llmops] cases)")
-    group.addoption("--concurrency", type=int, help="cases asked at once (default 8)")
+    group.addoption("--concurrency", type=int, help="most cases asked at once (default 8; "
+                    "the adaptive limit grows up to it, see adaptive_concurrency)")
     group.addoption("--repeat", default="1", metavar="N|MIN:MAX",
                     help="ask every case N times; MIN:MAX asks MIN times, then more (up to MAX) "
                     "only where a check's pass rate is still unsure against its min_pass_rate")
@@ -201,6 +203,9 @@ class EvalSession:
         self.target_name = public_target(self.cfg.target)
         self.chatbot_version: str | None = None
         self.concurrency_used = self.cfg.concurrency
+        self.limit: AdaptiveLimit | None = None
+        #: The configuration's generation settings, when the target takes them.
+        self.generation: dict[str, Any] | None = None
         self.started_at = results.now_iso()
         self._loaded: LoadResult | None = None
         self._params: dict[str, list[Any]] | None = None
@@ -305,24 +310,34 @@ class EvalSession:
                     api_key=cfg.api_key,
                     root=cfg.root,
                     limits=cfg.limits,
+                    generation=cfg.generation,
                 )
             except InputError as exc:
                 raise pytest.UsageError(str(exc)) from exc
             self.target_name = target.name
             conc = self.cfg.concurrency
             if target.preferred_concurrency and not self.explicit_concurrency:
-                conc = target.preferred_concurrency
+                # the target knows its ceiling better (a command per core, a model's instances)
+                conc = min(conc, target.preferred_concurrency)
             self.concurrency_used = conc
+            limit = self.limit = AdaptiveLimit(conc, adaptive=cfg.adaptive_concurrency)
+            if target.accepts_generation:
+                self.generation = cfg.generation.record()
+            elif any(r.case.generation for r in runs):
+                write(f"llmops: generation settings of cases are not sent to "
+                      f"{one_line(target.name)} (only OpenAI-compatible targets take them)")
 
             async def ask_runs(batch: list[CaseRun]) -> None:
                 got = await ask_all(
                     target, [(r.key, list(r.case.messages)) for r in batch],
-                    concurrency=conc, policy=policy,
+                    concurrency=conc, policy=policy, limit=limit,
+                    generation={r.key: cfg.generation.merged(r.case.generation) for r in batch},
                 )
                 self.exchanges.update(got)  # type: ignore[arg-type]
 
+            mode = "adaptive, up to" if limit.adaptive else "fixed at"
             write(f"llmops: asking {len(first)} case run(s) of {one_line(target.name)} "
-                  f"(concurrency {conc}, timeout {self.cfg.timeout_s:g} s)")
+                  f"(concurrency {mode} {conc}, timeout {self.cfg.timeout_s:g} s)")
             try:
                 await ask_runs(first)
                 asked = {cid: min(len(rs), self.repeat) for cid, rs in by_case.items()}
@@ -546,6 +561,10 @@ class EvalSession:
             doc["redteam"] = redteam
         if self.abandoned:
             doc["run"]["abandoned"] = self.abandoned
+        if self.limit is not None:
+            doc["run"]["concurrency_control"] = self.limit.report()
+        if self.generation is not None:
+            doc["run"]["generation"] = self.generation
         # Every string, whatever field it sits in, loses the run's secrets before it is written.
         exchanges, index = results.exchanges(self.exchanges, self.redactor)
         for rec in doc["results"]:
@@ -959,6 +978,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"cases {s['cases']} | latency ms p50 {fmt(lat['p50'])} p95 {fmt(lat['p95'])} "
         f"p99 {fmt(lat['p99'])} max {fmt(lat['max'])} | target {one_line(doc['run']['target'])}"
     )
+    conc = doc["run"].get("concurrency_control")
+    if conc:
+        tr.write_line(f"concurrency: {describe(conc)}",
+                      yellow=conc.get("bottleneck") == "target")
     if "stats" in doc:
         _write_rates(tr, doc)
     if doc.get("redteam"):

@@ -13,6 +13,7 @@ holds, so the page holds nothing results.json does not.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -125,6 +126,10 @@ def _header(run: Mapping[str, Any], s: Mapping[str, Any], cases: int) -> str:
     conc = run.get("concurrency_control")
     if isinstance(conc, Mapping):
         rows.append(("Concurrency", _e(_concurrency(conc))))
+    gen = run.get("generation")
+    if isinstance(gen, Mapping):
+        rows.append(("Generation", _e(", ".join(f"{k} {json.dumps(v)}" for k, v in gen.items()))
+                     + " (a case's own settings are with its exchange in results.json)"))
     if run.get("case_file_errors"):
         rows.append(("Case file errors", "<br>".join(_e(e) for e in run["case_file_errors"])))
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -132,11 +137,9 @@ def _header(run: Mapping[str, Any], s: Mapping[str, Any], cases: int) -> str:
 
 
 def _concurrency(c: Mapping[str, Any]) -> str:
-    if c.get("bottleneck") != "target":
-        return f"{c.get('initial')} at once throughout: the target kept up"
-    why = ", ".join(f"{n} x {k}" for k, n in (c.get("backoffs") or {}).items())
-    return (f"the target was the bottleneck: backed off from {c.get('initial')} to "
-            f"{c.get('lowest')} ({why}), ended at {c.get('final')}")
+    from llmops.concurrency import describe
+
+    return describe(c)
 
 
 def _selection(sel: Mapping[str, Any]) -> str:

@@ -90,12 +90,13 @@ def exchanges(
             "response": redact(ex.response) if ex.response is not None else None,
             "latency_ms": round(ex.latency_ms, 3) if ex.latency_ms is not None else None,
             "first_token_ms": round(ex.first_token_ms, 3)
-            if getattr(ex, "first_token_ms", None) is not None else None,
+            if ex.first_token_ms is not None else None,
             "error_type": ex.error_type,
             "error": redact(ex.error) if ex.error else None,
             "attempts": ex.attempts,
-            "finish_reason": getattr(ex, "finish_reason", None),
+            "finish_reason": ex.finish_reason,
             "usage": usage,
+            **({"generation": ex.generation} if ex.generation is not None else {}),
         })
     return out, index
 

@@ -12,6 +12,7 @@ A target only asks; timeouts, retries and latency belong to the runner. Failures
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import importlib
 import inspect
@@ -21,8 +22,9 @@ import re
 import signal
 import sys
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from llmops import scrub
 from llmops.errors import InputError
+from llmops.generation import Generation
 from llmops.limits import Limits
 
 Message = dict[str, str]
@@ -46,7 +49,9 @@ ERROR_TYPES = (
 
 
 class TargetError(Exception):
-    """A failed ask. `retryable` errors are retried by the runner, after `retry_after` if given."""
+    """A failed ask. `retryable` errors are retried by the runner, after `retry_after` if given;
+    `status` is the HTTP status of an HTTP target's refusal (429 and 503 tell the runner's
+    adaptive limit that the server is overloaded)."""
 
     def __init__(
         self,
@@ -55,11 +60,17 @@ class TargetError(Exception):
         *,
         retryable: bool = False,
         retry_after: float | None = None,
+        status: int | None = None,
+        interrupted: bool = False,
     ) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
+        #: The server cut a streamed answer short (no finish reason): llama.cpp's server does
+        #: so to start another request, the sign that it serves fewer at once than were sent.
+        self.interrupted = interrupted
 
 
 @dataclass
@@ -67,6 +78,10 @@ class Reply:
     text: str
     model: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    #: Milliseconds from the ask to the first piece of the answer (a streamed answer only).
+    first_token_ms: float | None = None
+    #: Why the answer ended, as the server says ("stop", "length": cut at max_tokens).
+    finish_reason: str | None = None
 
 
 class Target(ABC):
@@ -79,6 +94,9 @@ class Target(ABC):
     #: Calls given up on after a timeout that could not be stopped (a blocked sync function):
     #: the run ended without waiting for them; the summary says how many.
     abandoned: int = 0
+    #: Whether `ask` takes generation settings (`ask(messages, generation)`): an
+    #: OpenAI-compatible endpoint does; a callable or a command takes the messages alone.
+    accepts_generation: bool = False
 
     @abstractmethod
     async def ask(self, messages: list[Message]) -> Reply: ...
@@ -103,7 +121,15 @@ class ReferenceTarget(Target):
 
 
 class HttpTarget(Target):
-    """OpenAI-compatible chat completions over one keep-alive async client."""
+    """OpenAI-compatible chat completions over one keep-alive async client.
+
+    With `generation.stream` (what an eval run sends unless told otherwise) the answer comes as
+    server-sent events: the time to its first token is known, and a request the runner gives
+    up on (a timeout, Ctrl-C) closes its connection, which is what makes a model server stop
+    generating (llama.cpp's server notices a disconnect only while it streams). A server that
+    answers a streamed request with one JSON body is read as such."""
+
+    accepts_generation = True
 
     def __init__(
         self,
@@ -111,31 +137,37 @@ class HttpTarget(Target):
         *,
         model: str | None = None,
         api_key: str | None = None,
-        max_connections: int = 64,
+        max_connections: int | None = None,
         limits: Limits | None = None,
+        generation: Generation | None = None,
     ) -> None:
         import httpx
 
         self.name = public_target(base_url)
         self._model = model
-        #: Extra request fields (temperature, seed, response_format...): an LLM judge sets them.
+        #: Extra request fields (temperature, seed, response_format...): an LLM judge sets them;
+        #: they go over the generation settings.
         self.params: dict[str, Any] = {}
+        #: The settings of a request that brings none: by default no field and one JSON body,
+        #: as a bare client sends (an eval run passes its configuration's).
+        self.generation = generation or Generation(max_tokens=0, stream=False)
         self._model_lock = asyncio.Lock()
         self._max_bytes = (limits or Limits()).max_answer_bytes
         # Whatever a server echoes of our credentials is scrubbed from every artifact.
         scrub.register(api_key)
         scrub.register_url(base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # Compressed answers are inflated by `_read`, within the size limit.
+        # Compressed answers are inflated by `_chunks`, within the size limit.
         headers["Accept-Encoding"] = "gzip, deflate"
         # Timeouts are the runner's (one budget per request, whatever the target); none here.
+        # No pool limit either: the runner bounds the requests in flight, and a request waiting
+        # here for a connection would have its wait measured as the bot's latency.
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
             timeout=None,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections or 64),
         )
 
     async def _resolve_model(self) -> str:
@@ -153,11 +185,16 @@ class HttpTarget(Target):
         return self._model
 
     async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        """The JSON of one request (a stream of server-sent events is read into a Reply)."""
         import httpx
 
+        start = time.perf_counter()
         try:
-            # Streamed, so that a body that never ends is cut at the limit, not held whole.
+            # Streamed, so that a body that never ends is cut at the limit, not held whole;
+            # leaving this block unfinished (cancelled) closes the connection.
             async with self._client.stream(method, path, json=body) as resp:
+                if resp.status_code < 400 and _is_event_stream(resp):
+                    return await self._read_events(resp, start)
                 raw = await self._read(resp)
         except httpx.TimeoutException as exc:
             raise TargetError("timeout", f"{type(exc).__name__} from {self.name}") from exc
@@ -166,21 +203,7 @@ class HttpTarget(Target):
                 "connection", f"{type(exc).__name__}: {exc or 'connection failed'}", retryable=True
             ) from exc
         text = raw.decode(resp.encoding or "utf-8", errors="replace")
-        if resp.status_code == 429:
-            raise TargetError(
-                "rate_limited",
-                f"HTTP 429 from {self.name}",
-                retryable=True,
-                retry_after=parse_retry_after(resp.headers.get("retry-after")),
-            )
-        if resp.status_code >= 500:
-            raise TargetError(
-                "http_5xx", f"HTTP {resp.status_code} from {self.name}", retryable=True
-            )
-        if resp.status_code >= 400:
-            raise TargetError(
-                "http_4xx", f"HTTP {resp.status_code} from {self.name}: {_error_text(text)}"
-            )
+        self._raise_for_status(resp, text)
         try:
             return json.loads(raw)
         except ValueError as exc:
@@ -190,39 +213,143 @@ class HttpTarget(Target):
         except RecursionError as exc:
             raise TargetError("bad_response", f"JSON from {self.name} nests too deeply") from exc
 
-    async def _read(self, resp: Any) -> bytes:
-        """The body, or `too_large` as soon as it passes `max_answer_bytes` (a declared
-        Content-Length over it is refused before reading anything). A compressed body is
-        inflated here, never more than the limit at a time: a 200 KB gzip bomb must not
-        become 200 MB on its way to being refused."""
+    def _raise_for_status(self, resp: Any, text: str) -> None:
+        status = resp.status_code
+        if status == 429:
+            raise TargetError(
+                "rate_limited",
+                f"HTTP 429 from {self.name}",
+                retryable=True,
+                retry_after=parse_retry_after(resp.headers.get("retry-after")),
+                status=status,
+            )
+        if status >= 500:
+            raise TargetError(
+                "http_5xx", f"HTTP {status} from {self.name}", retryable=True,
+                retry_after=parse_retry_after(resp.headers.get("retry-after"))
+                if status == 503 else None,
+                status=status,
+            )
+        if status >= 400:
+            raise TargetError(
+                "http_4xx", f"HTTP {status} from {self.name}: {_error_text(text)}", status=status
+            )
+
+    async def _chunks(self, resp: Any) -> AsyncIterator[bytes]:
+        """The body's bytes as they come, or `too_large` as soon as they pass
+        `max_answer_bytes` (a declared Content-Length over it is refused before reading
+        anything). A compressed body is inflated here, never more than the limit at a time: a
+        200 KB gzip bomb must not become 200 MB on its way to being refused."""
         limit = self._max_bytes
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise _too_large(self.name, limit)
         inflater = _inflater(resp.headers.get("content-encoding", ""), self.name)
-        body = bytearray()
+        total = 0
         async for chunk in resp.aiter_raw():
-            if inflater is None:
-                body += chunk
-            else:
+            if inflater is not None:
                 try:
-                    body += inflater.decompress(chunk, limit + 1 - len(body))
+                    chunk = inflater.decompress(chunk, limit + 1 - total)
                 except Exception as exc:  # zlib.error: not what it said it was
                     raise TargetError("bad_response", f"corrupt compressed body from "
                                       f"{self.name}: {exc}") from exc
                 if inflater.unconsumed_tail:  # more output is waiting: over the limit
                     raise _too_large(self.name, limit)
-            if len(body) > limit:
+            total += len(chunk)
+            if total > limit:
                 raise _too_large(self.name, limit)
+            yield chunk
+
+    async def _read(self, resp: Any) -> bytes:
+        """The whole body, within `max_answer_bytes` (see `_chunks`)."""
+        body = bytearray()
+        async for chunk in self._chunks(resp):
+            body += chunk
         return bytes(body)
 
-    async def ask(self, messages: list[Message]) -> Reply:
-        model = await self._resolve_model()
-        data = await self._request(
-            "POST", "/chat/completions", {**self.params, "model": model, "messages": messages}
-        )
+    async def _read_events(self, resp: Any, start: float) -> Reply:
+        """A streamed chat completion (server-sent events, `data: {chunk}` ... `data: [DONE]`)
+        read into one Reply. The stream's bytes count against `max_answer_bytes` as a body's
+        do (about 200 bytes an event: 1 MiB holds some 4,000 tokens); an `error` event is a
+        failure; a stream that ends before the answer did is a connection error."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        parts: list[str] = []
+        reply = Reply("")
+        done = False
+        async for chunk in self._chunks(resp):
+            if done:
+                continue  # read to its end (within the limit): the connection is reused
+            pending += decoder.decode(chunk)
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                done = done or self._event_line(line.rstrip("\r"), reply, parts, start)
+        if not done and pending.strip():
+            done = self._event_line(pending.rstrip("\r"), reply, parts, start)
+        if reply.finish_reason is None:
+            # Every answer's last event says why it ended; without one, it was cut short (a
+            # dropped connection, or a server that interrupts a stream to start another).
+            raise TargetError("connection", f"the answer stream of {self.name} ended before "
+                              "the answer did (no finish reason"
+                              + ("; the server cut it short)" if done else ")"),
+                              retryable=True, interrupted=done)
+        reply.text = "".join(parts)
+        return reply
+
+    def _event_line(self, line: str, reply: Reply, parts: list[str], start: float) -> bool:
+        """Take one line of the event stream into `reply`; True at `data: [DONE]`."""
+        if not line.startswith("data:"):
+            return False  # blank lines end events; comments (": ping"), event: and id: lines
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return True
         try:
-            message = data["choices"][0]["message"]
+            event = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise TargetError("bad_response", f"invalid event from {self.name}: "
+                              f"{data[:60]!r}") from exc
+        if not isinstance(event, dict):
+            raise TargetError("bad_response", f"an event of {self.name} is not an object")
+        if event.get("error") is not None:
+            raise TargetError("bad_response", f"{self.name} failed mid-answer: "
+                              f"{_error_text(json.dumps(event))}")
+        if isinstance(event.get("model"), str):
+            reply.model = event["model"]
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            reply.usage = usage
+        choices = event.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return False  # the usage event of stream_options.include_usage has none
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        delta = choice.get("delta")
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if content is not None and not isinstance(content, str):
+            raise TargetError("bad_response", f"delta content is {type(content).__name__}")
+        if content:
+            if reply.first_token_ms is None:
+                reply.first_token_ms = (time.perf_counter() - start) * 1000
+            parts.append(content)
+        if isinstance(choice.get("finish_reason"), str):
+            reply.finish_reason = choice["finish_reason"]
+        return False
+
+    async def ask(self, messages: list[Message], generation: Generation | None = None) -> Reply:
+        gen = generation or self.generation
+        model = await self._resolve_model()
+        body: dict[str, Any] = {**gen.body(), **self.params, "model": model,
+                                "messages": messages}
+        if gen.stream:
+            # usage in the stream's last event, where the server supports it (OpenAI, vLLM,
+            # llama.cpp's own server; others ignore the field)
+            body.update(stream=True, stream_options={"include_usage": True})
+        data = await self._request("POST", "/chat/completions", body)
+        if isinstance(data, Reply):
+            data.model = data.model or model
+            return data
+        try:
+            choice = data["choices"][0]
+            message = choice["message"]
             text = message.get("content")
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise TargetError(
@@ -231,14 +358,21 @@ class HttpTarget(Target):
         if text is not None and not isinstance(text, str):
             raise TargetError("bad_response", f"message content is {type(text).__name__}")
         usage = data.get("usage") if isinstance(data, dict) else None
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
         return Reply(
             text or "",
             model=data.get("model") or model,
             usage=usage if isinstance(usage, dict) else {},
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _is_event_stream(resp: Any) -> bool:
+    return resp.headers.get("content-type", "").split(";")[0].strip().lower() == \
+        "text/event-stream"
 
 
 class PythonTarget(Target):
@@ -460,15 +594,18 @@ def make_target(
     api_key: str | None = None,
     root: Path | None = None,
     limits: Limits | None = None,
+    generation: Generation | None = None,
 ) -> Target:
     """Build the target a target string names; raise InputError for a string we cannot use.
     `root`: the project's directory (where pyproject.toml is), from which `python:` imports;
-    `limits`: the answer size cap and the kill grace of `cmd:` bots."""
+    `limits`: the answer size cap and the kill grace of `cmd:` bots; `generation`: what an
+    OpenAI-compatible target sends with a request that brings no settings of its own."""
     spec = spec.strip()
     if spec == "reference" or spec.startswith("reference:"):
         return ReferenceTarget(spec.partition(":")[2] or "v1")
     if spec.startswith(("http://", "https://")):
-        return HttpTarget(spec, model=model, api_key=api_key, limits=limits)
+        return HttpTarget(spec, model=model, api_key=api_key, limits=limits,
+                          generation=generation)
     if spec.startswith("python:"):
         return PythonTarget(spec[len("python:") :], root)
     if spec.startswith("cmd:"):

@@ -99,6 +99,8 @@ def test_every_check_key_is_documented_with_its_family() -> None:
 
 
 def _default_text(value: object) -> str:
+    if isinstance(value, bool):  # as TOML writes it
+        return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, tuple):
@@ -121,6 +123,7 @@ def test_every_config_table_is_documented() -> None:
 
     tables = {f.name for f in dataclasses.fields(Config) if str(f.type).startswith("dict[")}
     tables.add("limits")  # parsed into llmops.limits.Limits, not kept as a dict
+    tables.add("generation")  # parsed into llmops.generation.Generation
     documented = {_codes(r[0])[0].removeprefix("[tool.llmops.").rstrip("]")
                   for r in _table("configuration.md", "## Tables under `[tool.llmops]`")}
     assert documented == tables, f"document [tool.llmops.X] for {sorted(tables ^ documented)}"
@@ -132,6 +135,31 @@ def test_every_limit_is_documented_with_its_default() -> None:
     rows = {_codes(r[0])[0]: r for r in _table("hostile-input.md", "## `[tool.llmops.limits]`")}
     expected = {f.name: _default_text(f.default) for f in dataclasses.fields(Limits)}
     assert {k: r[1].strip("`") for k, r in rows.items()} == expected
+
+
+def test_every_generation_setting_is_documented_with_its_default() -> None:
+    from llmops.generation import Generation
+
+    rows = {_codes(r[0])[0]: r for r in
+            _table("configuration.md", "## `[tool.llmops.generation]`")}
+    defaults = {f.name: f.default for f in dataclasses.fields(Generation)}
+    defaults["extra_body"] = {}  # a default_factory
+    assert set(rows) == set(defaults), f"document {sorted(set(defaults) ^ set(rows))}"
+    for key, value in defaults.items():
+        expected = "none" if value is None else _default_text(value)
+        assert rows[key][1].strip("`") == expected, key
+
+
+def test_every_case_generation_key_is_documented_and_sent() -> None:
+    """The case reference's table, the case schema and what a case may override agree."""
+    from llmops.generation import CASE_KEYS, RESERVED
+    from llmops.schemas import load_schema
+
+    schema = load_schema("case")["$defs"]["generation"]
+    documented = {_codes(r[0])[0] for r in
+                  _table("cases-and-checks.md", "## Generation settings of a case")}
+    assert documented == set(schema["properties"]) == set(CASE_KEYS)
+    assert set(schema["properties"]["extra_body"]["propertyNames"]["not"]["enum"]) == RESERVED
 
 
 def test_every_gate_key_is_documented_with_its_default() -> None:

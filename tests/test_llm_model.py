@@ -203,7 +203,8 @@ def test_evals_against_the_real_model_fail_in_classified_ways(project, version: 
                     "--timeout", "120", timeout=300)
     assert run.returncode == 1, run.stdout[-3000:]  # the model fails checks: the run says so
     conc = load_version(version).llm.concurrency
-    assert f"reference:{version} (concurrency {conc}," in run.stdout  # the version's setting
+    # the version's setting is the adaptive limit's ceiling
+    assert f"reference:{version} (concurrency adaptive, up to {conc}," in run.stdout
     got = outcomes(root)
     # whatever the guard, the model does not refuse, says nothing to an emoji, and is slow
     assert got[("balance", "refuses")]["outcome"] == "failed"

@@ -214,15 +214,19 @@ def _parse_faults(fault: str | None) -> tuple[str, ...]:
     return kinds
 
 
-async def _hang(request: Request, seconds: float) -> None:
-    """Wait until the client disconnects (or `seconds` pass) without answering."""
+async def _hang(request: Request, seconds: float) -> bool:
+    """Wait until the client disconnects (or `seconds` pass) without answering; True when the
+    client disconnected."""
 
     async def disconnected() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
 
-    with contextlib.suppress(asyncio.TimeoutError):  # not the builtin one before Python 3.11
+    try:
         await asyncio.wait_for(disconnected(), seconds)
+    except asyncio.TimeoutError:  # not the builtin one before Python 3.11
+        return False
+    return True
 
 
 def create_app(
@@ -236,11 +240,21 @@ def create_app(
     retry_after_s: int = 1,
     hang_s: float = 3600.0,
     fault_markers: bool = False,
+    slots: int | None = None,
+    capacity: int | None = None,
+    capacity_status: int = 503,
 ) -> Starlette:
     """The ASGI app serving `version` of the reference chatbot.
 
-    `app.state.counts` counts chat completions by outcome ("ok", "400", and each fault kind):
-    tests use it to see how many attempts a client made.
+    `app.state.counts` counts chat completions by outcome ("ok", "400", and each fault kind),
+    "disconnected" (a hanging request whose client went away) and "overloaded" (refused over
+    `capacity`); `app.state.load` holds the most completions ever in flight at once ("peak"):
+    tests use them to see what a client did.
+
+    Load, as a model server has it: `slots` answers that many completions at once and queues the
+    rest (llama.cpp's server has one slot: a queued request waits for the ones before it, which
+    its latency shows); beyond `capacity` completions in flight, it refuses with
+    `capacity_status` (503, or 429) and `Retry-After: <retry_after_s>`.
     """
     if not 0.0 <= fault_rate <= 1.0:
         raise InputError(f"fault rate must be between 0 and 1, got {fault_rate}")
@@ -251,6 +265,12 @@ def create_app(
     faults = _parse_faults(fault)
     if fault_rate > 0 and not faults:
         raise InputError("a fault rate needs a fault kind (--fault KIND)")
+    if (slots is not None and slots < 1) or (capacity is not None and capacity < 1):
+        raise InputError("slots and capacity must be at least 1")
+    if capacity_status not in (429, 503):
+        raise InputError("capacity_status must be 429 or 503")
+    slot = asyncio.Semaphore(slots) if slots else None
+    load = {"in_flight": 0, "peak": 0}
     bot = Chatbot(version)
     settings = _Settings(latency_ms, jitter_ms, faults, fault_rate, int(retry_after_s), hang_s,
                          fault_markers)
@@ -292,19 +312,32 @@ def create_app(
             return _error(404, f"The model `{model}` does not exist or you do not have access "
                           f"to it (this server serves `{model_id}`).", "invalid_request_error",
                           param="model", code="model_not_found")
+        if capacity is not None and load["in_flight"] >= capacity:
+            counts["overloaded"] += 1
+            return _error(capacity_status, "over capacity: too many requests in flight, retry "
+                          "later", "server_error" if capacity_status == 503 else
+                          "rate_limit_error", code="overloaded",
+                          headers={"Retry-After": str(settings.retry_after_s)})
         kind = choose_fault(messages)
         counts[kind or "ok"] += 1
         if kind == "timeout":
             try:
-                await _hang(request, settings.hang_s)
+                if await _hang(request, settings.hang_s):
+                    counts["disconnected"] += 1
             except asyncio.CancelledError:
                 # The server is stopping and gave up waiting for this request: close the
                 # connection, as a hung server going away does, instead of answering.
                 return _DropResponse()
             return _error(504, "fault injected: timed out", "server_error", code="timeout")
-        delay = delay_s()
-        if delay:
-            await asyncio.sleep(delay)
+        load["in_flight"] += 1
+        load["peak"] = max(load["peak"], load["in_flight"])
+        try:
+            async with slot or contextlib.nullcontext():
+                delay = delay_s()
+                if delay:
+                    await asyncio.sleep(delay)
+        finally:
+            load["in_flight"] -= 1
         if kind == "drop":
             return _DropResponse()
         if kind == "500":
@@ -388,6 +421,7 @@ def create_app(
         exception_handlers={HTTPException: _http_error},
     )
     app.state.counts = counts
+    app.state.load = load
     app.state.chatbot = bot
     return app
 
