@@ -1,0 +1,199 @@
+"""Integrity of a results file: figures that must agree with the records, and the HMAC that proves
+CI wrote it. The end-to-end runs (a signed run promoted, a hand edit caught) are in
+tests/test_evidence.py; here each rule is held to its values and boundaries."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import math
+from typing import Any
+
+import pytest
+
+from llmops import integrity
+from tests.test_gate import record, results
+
+KEY = b"ci-secret"
+
+
+def doc(**summary: Any) -> dict[str, Any]:
+    """A consistent results document of two cases (one check failed), its summary edited."""
+    data = results([
+        record("a", "not_empty"),
+        record("a", "no_pii", "failed"),
+        record("b", "not_empty"),
+        record("b", "no_pii"),
+    ], p95=120.0)
+    data["summary"].update(summary)
+    return data
+
+
+# -- the signing key and the signature -----------------------------------------------------------
+
+
+def test_the_key_comes_from_the_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(integrity.KEY_ENV, raising=False)
+    assert integrity.results_key() is None
+    monkeypatch.setenv(integrity.KEY_ENV, "")
+    assert integrity.results_key() is None  # an empty variable is no key
+    monkeypatch.setenv(integrity.KEY_ENV, "s3cret")
+    assert integrity.results_key() == b"s3cret"
+
+
+def test_canonical_json_is_sorted_compact_utf8_and_leaves_the_signature_out() -> None:
+    data = {"b": [1, 2], "a": "café", "signature": {"alg": "x", "value": "y"}}
+    assert integrity.canonical(data) == '{"a":"café","b":[1,2]}'.encode()
+    with pytest.raises(ValueError):
+        integrity.canonical({"a": math.nan})  # NaN is not JSON: nothing with it is signed
+
+
+def test_digest_is_hmac_sha256_of_the_canonical_form() -> None:
+    want = hmac.new(KEY, b'{"a":1}', hashlib.sha256).hexdigest()
+    assert integrity.digest({"a": 1, "signature": {"value": "old"}}, KEY) == want
+
+
+def test_a_signed_document_verifies_and_signing_again_changes_nothing() -> None:
+    data = doc()
+    signed = integrity.sign(data, KEY)
+    assert signed is data
+    assert data["signature"] == {"alg": "hmac-sha256", "value": integrity.digest(data, KEY)}
+    first = data["signature"]["value"]
+    assert integrity.verify(data, KEY) is None
+    integrity.sign(data, KEY)  # the signature member is not part of what it signs
+    assert data["signature"]["value"] == first
+    # the file as written and read back
+    assert integrity.verify(json.loads(json.dumps(data)), KEY) is None
+
+
+MISMATCH = ("the signature does not match: the results were changed after CI wrote them, "
+            "or signed with another key")
+UNSIGNED = "the results are not signed (CI signs them when LLMOPS_RESULTS_KEY is set)"
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda d: d.pop("signature"), UNSIGNED),
+        (lambda d: d.update(signature="abc"), UNSIGNED),
+        (lambda d: d["signature"].update(value=""), UNSIGNED),
+        (lambda d: d["signature"].pop("value"), UNSIGNED),
+        (lambda d: d["signature"].update(alg="md5"), "unknown signature algorithm 'md5'"),
+        (lambda d: d["signature"].pop("alg"), "unknown signature algorithm None"),
+        (lambda d: d["summary"].update(passed=4), MISMATCH),
+        (lambda d: d["results"][1].update(outcome="passed"), MISMATCH),
+        (lambda d: d["signature"].update(value=d["signature"]["value"].upper()), MISMATCH),
+        (lambda d: d["summary"].update(pass_rate=math.inf),
+         "the results hold a number that is not finite"),
+    ],
+)
+def test_verify_says_why_a_document_is_not_proven(edit: Any, why: str) -> None:
+    data = integrity.sign(doc(), KEY)
+    edit(data)
+    assert integrity.verify(data, KEY) == why
+
+
+def test_another_key_does_not_verify() -> None:
+    data = integrity.sign(doc(), KEY)
+    assert integrity.verify(data, b"another") == MISMATCH
+
+
+def test_nan_and_infinity_are_not_json_numbers() -> None:
+    with pytest.raises(ValueError, match=r"^NaN is not a valid JSON number$"):
+        json.loads('{"p95": NaN}', parse_constant=integrity.reject_constant)
+    with pytest.raises(ValueError, match=r"^-Infinity is not a valid JSON number$"):
+        json.loads('[-Infinity]', parse_constant=integrity.reject_constant)
+
+
+# -- figures that must add up ----------------------------------------------------------------------
+
+
+def test_a_consistent_document_has_no_problems() -> None:
+    assert integrity.problems(doc()) == []
+    # a summary written before `skipped` was counted does not have to carry it
+    data = doc()
+    del data["summary"]["skipped"]
+    assert integrity.problems(data) == []
+
+
+@pytest.mark.parametrize("key", ["cases", "checks", "passed", "failed", "errors"])
+def test_each_count_of_the_summary_is_recomputed(key: str) -> None:
+    data = doc()
+    want = data["summary"][key]
+    data["summary"][key] = want + 1
+    assert integrity.problems(data) == [
+        f"summary {key} is {want + 1} but the records give {want}"
+    ]
+    del data["summary"][key]
+    assert integrity.problems(data) == [f"summary {key} is None but the records give {want}"]
+
+
+def test_skipped_is_recomputed_when_the_summary_has_it() -> None:
+    assert integrity.problems(doc(skipped=2)) == ["summary skipped is 2 but the records give 0"]
+
+
+@pytest.mark.parametrize("bad", [-0.5, math.inf, -math.inf, math.nan])
+def test_impossible_latencies_are_named_by_record_and_stop_there(bad: float) -> None:
+    data = doc(passed=0)  # a summary that does not add up either: not reported on top
+    data["results"][2]["latency_ms"] = bad
+    assert integrity.problems(data) == [f"record 2 (b not_empty): latency {bad!r}"]
+
+
+def test_zero_and_missing_latencies_are_fine() -> None:
+    data = results([record("a", latency_ms=0.0), record("b", "refuses", "error")], p95=0.0)
+    assert data["results"][1]["latency_ms"] is not None  # an error keeps its latency
+    assert integrity.problems(data) == []
+    data = results([record("a", latency_ms=None)])
+    assert integrity.problems(data) == []
+
+
+@pytest.mark.parametrize("q", ["p50", "p95", "p99", "max"])
+def test_latency_percentiles_are_recomputed_to_a_hundredth_of_a_ms(q: str) -> None:
+    data = results([record("a", latency_ms=0.0), record("b", latency_ms=0.0)], p95=0.0)
+    data["summary"]["latency_ms"][q] = 0.01  # rounding: at the tolerance exactly, still fine
+    assert integrity.problems(data) == []
+    data["summary"]["latency_ms"][q] = 0.02
+    assert integrity.problems(data) == [f"summary latency {q} is 0.02 but the records give 0.0"]
+    data["summary"]["latency_ms"][q] = -0.01
+    assert integrity.problems(data) == []
+    data["summary"]["latency_ms"][q] = None
+    assert integrity.problems(data) == [f"summary latency {q} is None but the records give 0.0"]
+    data["summary"]["latency_ms"][q] = math.nan
+    assert integrity.problems(data) == [f"summary latency {q} is nan but the records give 0.0"]
+
+
+def test_a_latency_where_the_records_have_none_is_a_problem() -> None:
+    data = results([record("a", "refuses", "error")])  # errors have no latency to count
+    assert data["summary"]["latency_ms"]["p95"] is None
+    assert integrity.problems(data) == []
+    data["summary"]["latency_ms"]["p95"] = 5.0
+    assert integrity.problems(data) == ["summary latency p95 is 5.0 but the records give None"]
+
+
+def test_the_pass_rate_is_recomputed() -> None:
+    data = results([record("a", "not_empty", "failed"), record("b", "not_empty", "failed")])
+    assert data["summary"]["pass_rate"] == 0.0
+    data["summary"]["pass_rate"] = 1e-6  # rounding to six places: within it
+    assert integrity.problems(data) == []
+    for bad in (2e-6, -2e-6, 0.5):
+        data["summary"]["pass_rate"] = bad
+        assert integrity.problems(data) == [
+            f"summary pass_rate is {bad!r} but the records give 0.0"
+        ]
+    for bad in (None, "1.0"):
+        data["summary"]["pass_rate"] = bad
+        assert integrity.problems(data) == [
+            f"summary pass_rate is {bad!r} but the records give 0.0"
+        ]
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    data = doc(passed=0, failed=0)
+    data["summary"]["latency_ms"]["max"] = 999.0
+    assert integrity.problems(copy.deepcopy(data)) == [
+        "summary passed is 0 but the records give 3",
+        "summary failed is 0 but the records give 1",
+        "summary latency max is 999.0 but the records give 120.0",
+    ]
