@@ -253,17 +253,30 @@ def test_the_check_fails_with_the_reason_and_errors_without_a_verdict(fake_api,
     ctx = Context(quality=Quality(judge={"target": url, "model": "m", "cache": False},
                                   root=tmp_path))
     v = judge("judge", case(list(RUBRIC)), Exchange([], response="Visit a branch."), ctx)
-    assert not v.passed and not v.error
-    assert v.message.endswith("fails the rubric: It sends the customer to a branch.")
+    assert (v.passed, v.error) == (False, False)
+    assert v.message == (f"the judge ({url} (m)) finds it fails the rubric: It sends the customer "
+                         "to a branch.")
     url, _ = fake_api(["garbage"])
     ctx = Context(quality=Quality(judge={"target": url, "model": "m", "cache": False,
                                          "retries": 0},
                                   root=tmp_path))
     v = judge("judge", case(RUBRIC[0]), Exchange([], response="Visit a branch."), ctx)
-    assert not v.passed and v.error
+    assert (v.passed, v.error) == (False, True)
+    assert v.message == ctx.quality.verdict(RUBRIC[0], MESSAGES, "Visit a branch.").error
+    assert v.message and v.message != "the judge gave no verdict"  # the judge's own reason
     bad = Context(quality=Quality(judge={"target": "nope:x", "cache": False}, root=tmp_path))
     v = judge("judge", case(RUBRIC[0]), Exchange([], response="x"), bad)
-    assert v.error and "no judge: unknown target" in v.message
+    assert (v.passed, v.error) == (False, True)
+    assert v.message.startswith("no judge: unknown target")
+
+
+def test_the_check_passes_on_a_pass_verdict(fake_api, tmp_path) -> None:
+    url, api = fake_api([verdict("pass")])
+    ctx = Context(quality=Quality(judge={"target": url, "model": "m", "cache": False},
+                                  root=tmp_path))
+    v = judge("judge", case(list(RUBRIC)), Exchange([], response=GOOD), ctx)
+    assert (v.passed, v.error, v.message) == (True, False, "")
+    assert len(api.bodies) == 1
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,33 @@ def test_the_closest_reference_of_a_list_counts_and_a_case_sets_its_threshold() 
                  Exchange([], response=OFF_TOPIC), CTX).passed
 
 
+def test_a_score_at_the_threshold_passes_and_a_miss_names_the_closest_reference() -> None:
+    refs = [OFF_TOPIC, REFERENCE, REFUSAL]
+    scores = CTX.quality_services().similarity(PARAPHRASE, refs)
+    best = max(scores)
+    assert scores.index(best) == 1
+    answer = Exchange([], response=PARAPHRASE)
+    assert judge("similar_to", case(refs, min_similarity=best), answer, CTX).passed
+    v = judge("similar_to", case(refs, min_similarity=best + 0.01), answer, CTX)
+    assert (v.passed, v.error, v.message) == (
+        False, False, f"similarity {best:.3f} to the closest reference (reference 2 of 3), "
+                      f"below min_similarity {best + 0.01:.2f}")
+    # one reference: nothing to say which
+    [one] = CTX.quality_services().similarity(PARAPHRASE, [REFERENCE])
+    v = judge("similar_to", case(REFERENCE, min_similarity=0.999), answer, CTX)
+    assert v.message == f"similarity {one:.3f} to the closest reference, below min_similarity 1.00"
+
+
+def test_a_context_makes_its_quality_services_once() -> None:
+    ctx = Context()
+    made = ctx.quality_services()
+    assert isinstance(made, Quality) and ctx.quality_services() is made
+    assert made.redact is not None and made.redact("write to jane.doe@gmail.com") != (
+        "write to jane.doe@gmail.com")  # the run's PII detector redacts what the judge keeps
+    given = Quality()
+    assert Context(quality=given).quality_services() is given
+
+
 def test_scores_order_meaning_and_identical_text_scores_one() -> None:
     e = make_embedder(EmbeddingSettings())
     same, para, off = e.similarity(REFERENCE, [REFERENCE, PARAPHRASE, OFF_TOPIC])
@@ -122,7 +149,7 @@ def test_a_provider_that_fails_makes_an_error_never_a_pass() -> None:
     ctx = Context(quality=Quality(embeddings={"provider": "openai",
                                               "url": "http://127.0.0.1:9/v1"}, timeout_s=2))
     v = judge("similar_to", case(REFERENCE), Exchange([], response=PARAPHRASE), ctx)
-    assert not v.passed and v.error and v.message.startswith("embeddings failed: ")
+    assert (v.passed, v.error) == (False, True) and v.message.startswith("embeddings failed: ")
 
 
 @pytest.mark.parametrize(

@@ -247,3 +247,59 @@ def test_the_old_rule_would_have_called_noise_a_regression() -> None:
         b, n = _tallies(rng, RATES, 1), _tallies(rng, RATES, 1)
         flagged += any(b[k].passed == 1 and n[k].passed == 0 for k in b)
     assert flagged / 200 > 0.3
+
+
+# --------------------------------------------------------------------------- presentation
+
+
+def _row(case_id: str, verdict: str, rate: float, flaky: bool = False) -> dict:
+    return {"case_id": case_id, "verdict": verdict, "pass_rate": rate, "flaky": flaky}
+
+
+def test_notable_rows_worst_first_then_lowest_rate() -> None:
+    rows = [
+        _row("ok", "passed", 1.0),
+        _row("flaky-ok", "passed", 0.95, flaky=True),
+        _row("u", "uncertain", 0.9, flaky=True),
+        _row("f2", "failed", 0.5),
+        _row("f1", "failed", 0.2),
+        _row("e", "error", 0.8),
+        _row("f0", "failed", 0.2),
+    ]
+    assert [r["case_id"] for r in stats.notable(rows)] == [
+        "e", "f0", "f1", "f2", "u", "flaky-ok"
+    ]
+    assert stats.notable([_row("ok", "passed", 1.0)]) == []
+
+
+def test_worst_verdict() -> None:
+    assert stats.worst_verdict([]) is None
+    assert stats.worst_verdict(["passed"]) == "passed"
+    assert stats.worst_verdict(["passed", "uncertain", "passed"]) == "uncertain"
+    assert stats.worst_verdict(["uncertain", "failed", "passed"]) == "failed"
+    assert stats.worst_verdict(["failed", "error", "failed"]) == "error"
+    assert stats.worst_verdict(["error", "failed"]) == "error"
+
+
+def test_rates_as_text() -> None:
+    assert stats.pct(None) == "n/a"
+    assert (stats.pct(0.0), stats.pct(0.855), stats.pct(1.0)) == ("0%", "86%", "100%")
+    row = {"pass_rate": 0.85, "ci_low": 0.64, "ci_high": 0.948, "passed": 17, "samples": 20}
+    assert stats.rate_text(row) == "85% [64%, 95%] 17/20"
+
+
+def test_summary_text_shows_verdicts_flaky_checks_and_some_pass_hat_k() -> None:
+    verdicts = {"passed": 5, "failed": 1, "uncertain": 2, "error": 0}
+    head = "verdicts: 5 passed, 1 failed, 2 uncertain, 0 error | flaky checks: 3"
+    assert stats.summary_text({"verdicts": verdicts, "flaky": 3}) == head
+    assert stats.summary_text({}) == (
+        "verdicts: 0 passed, 0 failed, 0 uncertain, 0 error | flaky checks: 0")
+    ks = {str(k): 1 - k / 100 for k in range(1, 21)}
+    assert stats.summary_text({"verdicts": verdicts, "flaky": 3, "pass_hat_k": ks}) == (
+        head + " | pass^k k=1 99% k=2 98% k=3 97% k=5 95% k=10 90% k=20 80%")
+    # the largest k is always shown; when none of 1, 2, 3, 5, 10 was reached, the smallest
+    assert stats.summary_text({"verdicts": verdicts, "flaky": 3,
+                               "pass_hat_k": {"4": 0.5}}).endswith("| pass^k k=4 50%")
+    assert stats.summary_text({"verdicts": verdicts, "flaky": 3,
+                               "pass_hat_k": {"1": 0.9, "2": 0.8}}).endswith(
+        "| pass^k k=1 90% k=2 80%")
