@@ -278,7 +278,7 @@ def _load_file(
             problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
         yield CaseError(name, line, f"bad YAML: {problem}")
         return
-    except RecursionError:
+    except RecursionError:  # the pure-Python loader: the C one stops at its own depth limit
         yield CaseError(name, None, "bad YAML: nested too deeply to read")
         return
     if data is None:

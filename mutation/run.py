@@ -394,7 +394,7 @@ def mutate_module(
     with use_db(str(session), WorkDB.Mode.create) as db:
         if not rerun:
             init([Path(module.path)], db, {})
-            meta = {"digest": digest, "described": {}}
+            meta = {"digest": digest, "described": {}, "sample": sample}
         described: dict[str, dict[str, Any]] = meta.setdefault("described", {})
         todo = []
         done = {item.job_id: result for item, result in db.completed_work_items}
@@ -404,7 +404,9 @@ def mutate_module(
                 result = done[item.job_id]
                 if rerun and result.test_outcome == TestOutcome.SURVIVED:
                     d = described.get(item.job_id, {})
-                    why = module.equivalents.get((d.get("before"), d.get("after")))
+                    # stripped: cosmic-ray may take a blank line above the mutated one along
+                    key = ((d.get("before") or "").strip(), (d.get("after") or "").strip())
+                    why = module.equivalents.get(key)
                     if d and keyword_only_marker(Mutant(**d)):
                         why = "not an operator: the keyword-only `*` of a signature"
                     if why:  # listed since the last run
@@ -414,6 +416,8 @@ def mutate_module(
                     else:
                         todo.append(item)
                 continue
+            if rerun:  # never run (left out by --sample): the rerun keeps the sample's scope
+                continue
             skip = None
             if not wanted(spec.operator_name, cfg):
                 skip = "operator not in the configured set"
@@ -422,7 +426,7 @@ def mutate_module(
             if skip is None:
                 m = describe(item, source)
                 described[item.job_id] = m.__dict__
-                why = module.equivalents.get((m.before, m.after))
+                why = module.equivalents.get((m.before.strip(), m.after.strip()))
                 if why:
                     skip = f"equivalent: {why}"
                 elif keyword_only_marker(m):
@@ -512,7 +516,7 @@ def mutate_module(
         "survived": survived,
         "score": score,
         "not_viable": counts["incompetent"],
-        "sampled": sample is not None,
+        "sampled": meta.get("sample") is not None,
         "skipped": dict(skipped),
         "survivors": sorted(survivors, key=lambda s: (s["line"], s["operator"])),
         "seconds": round(time.monotonic() - started),

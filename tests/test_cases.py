@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -467,7 +469,10 @@ def test_cases_and_errors_are_values(tmp_path: Path) -> None:
 
     write(tmp_path, "v.yaml", "cases:\n  - id: a\n    prompt: x\n  - id: A\n    prompt: y\n")
     res = load_cases([tmp_path], root=tmp_path)
-    for value, name in [(res.cases[0], "severity"), (res.errors[0], "line")]:
+    from llmops.cases import Warning_
+
+    warning = Warning_(res.errors[0])
+    for value, name in [(res.cases[0], "severity"), (res.errors[0], "line"), (warning, "error")]:
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, name, None)
 
@@ -508,3 +513,199 @@ def test_a_control_character_after_a_leading_blank_line(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text("\ncases:\n  - id: a\n    prompt: x\x07\n")
     [error] = load_cases([tmp_path], root=tmp_path).errors
     assert error.line == 4
+
+
+# -- hostile case files: aliases, depth, patterns that backtrack elsewhere, redacted messages
+# (the same inputs at full size, with their time and memory bounds, are in tests/test_hostile.py)
+
+ALIASES = ("YAML aliases (*name) are not allowed in case files: a few bytes of them can expand "
+           "to gigabytes; write the value out, or share it through `defaults:`")
+
+
+def test_an_alias_costs_its_file_at_the_aliass_line(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "x: &v hello\ncases:\n  - id: a\n    prompt: *v\n")
+    write(tmp_path, "b.yaml", "cases:\n  - id: b\n    prompt: hi\n")
+    res = load_cases([tmp_path], root=tmp_path)
+    assert [str(e) for e in res.errors] == [f"a.yaml:4: {ALIASES}"]
+    assert [c.id for c in res.cases] == ["b"]
+    # an anchor alone, or a star in a string, is no alias
+    write(tmp_path, "a.yaml", "cases:\n  - &c {id: a, prompt: '*v and &w'}\n")
+    res = load_cases([tmp_path], root=tmp_path)
+    assert res.errors == [] and [c.prompt for c in res.cases] == ["*v and &w", "hi"]
+
+
+def nested_file(depth: int) -> dict[str, Any]:
+    """A case file whose one case's json_schema makes the document `depth` levels deep."""
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(depth - 5):  # the file, `cases`, the case, `expect`: four levels
+        schema = {"not": schema}
+    return {"cases": [{"id": "deep", "prompt": "p", "expect": {"json_schema": schema}}]}
+
+
+def test_a_file_deeper_than_eight_times_the_json_depth_is_no_case_file(tmp_path: Path) -> None:
+    from llmops.limits import Limits, json_depth
+
+    limits = Limits(max_json_depth=2)  # files up to 16 levels
+    at, over = nested_file(16), nested_file(17)
+    assert (json_depth(at, 99), json_depth(over, 99)) == (16, 17)
+    (tmp_path / "at.json.yaml").write_text(json.dumps(at))
+    res = load_cases([tmp_path / "at.json.yaml"], root=tmp_path, limits=limits)
+    # 16 levels: a case file whose json_schema is too deep: the case's error, at its line
+    [err] = res.errors
+    assert (err.line, err.message) == (
+        1, "case 'deep': bad json_schema: json_schema nests deeper than 2 levels (raise "
+           "[tool.llmops.limits] max_json_depth if it must)")
+    (tmp_path / "over.yaml").write_text(json.dumps(over))
+    res = load_cases([tmp_path / "over.yaml"], root=tmp_path, limits=limits)
+    assert [(e.line, e.message) for e in res.errors] == [(
+        None, "nested deeper than 16 levels: not a case file (the bound is 8 x "
+              "[tool.llmops.limits] max_json_depth)")]
+    # the default limit (64) takes both
+    assert load_cases([tmp_path / "over.yaml"], root=tmp_path).errors == []
+
+
+def test_a_file_that_exhausts_the_stack_costs_only_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llmops.cases
+
+    def exhausted(*args: Any) -> Any:
+        raise RecursionError  # whatever bound missed it
+        yield
+
+    write(tmp_path, "a.yaml", "cases:\n  - id: a\n    prompt: x\n")
+    write(tmp_path, "b.yaml", "cases:\n  - id: b\n    prompt: x\n")
+    real = llmops.cases._load_file
+    monkeypatch.setattr(llmops.cases, "_load_file",
+                        lambda path, *a: exhausted() if path.name == "a.yaml" else real(path, *a))
+    res = load_cases([tmp_path], root=tmp_path)
+    assert [str(e) for e in res.errors] == ["a.yaml: nested too deeply to validate"]
+    assert [c.id for c in res.cases] == ["b"]
+
+
+BACKTRACKS = ("llmops runs it on RE2 in linear time, but a backtracking engine (Python re, "
+              "JavaScript, PCRE) would take exponential time on some answers")
+
+
+def test_patterns_that_backtrack_elsewhere_are_warnings_at_their_line(tmp_path: Path) -> None:
+    write(tmp_path, "w.yaml", """
+        cases:
+          - id: fine
+            prompt: x
+            expect: {regex: 'a+b'}
+          - id: nested
+            prompt: x
+            expect:
+              contains: y
+              regex: '(a+)+$'
+          - id: listed
+            prompt: x
+            expect:
+              not_regex: ['ok', '(x+x+)+y']
+              json_schema: {type: string, pattern: '^(\\w*)*$'}
+    """)
+    res = load_cases([tmp_path], root=tmp_path)
+    assert res.errors == [] and [c.id for c in res.cases] == ["fine", "nested", "listed"]
+    got = [(w.line, w.message.split(": llmops")[0]) for w in res.warnings]
+    assert got == [
+        (9, "case 'nested': regex '(a+)+$' has a repeat nested in a repeat"),
+        (13, "case 'listed': not_regex '(x+x+)+y' has a repeat nested in a repeat"),
+        (14, "case 'listed': json_schema '^(\\\\w*)*$' has a repeat nested in a repeat"),
+    ]
+    assert all(w.message.endswith(BACKTRACKS) for w in res.warnings)
+    assert all(w.file == "w.yaml" for w in res.warnings)
+
+
+def test_warnings_in_a_file_with_errors_and_in_a_case_that_is_not_a_mapping(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, "w.yaml", """
+        cases:
+          - just a string
+          - id: a
+            prompt: x
+            expect: 5
+          - id: b
+            prompt: x
+            sevrity: major
+            expect:
+              regex: [5, '(a+)+$']
+    """)
+    res = load_cases([tmp_path], root=tmp_path)
+    assert [(w.line, w.message.split(" has ")[0]) for w in res.warnings] == [
+        (10, "case 'b': regex '(a+)+$'")]
+    assert [e.line for e in res.errors] == [2, 5, 8, 10]
+
+
+def test_messages_quoting_the_file_are_redacted(tmp_path: Path) -> None:
+    write(tmp_path, "r.yaml", """
+        cases:
+          - id: a
+            prompt: x
+            expect: {regex: 'jane.doe@gmail.com('}
+          - id: b
+            prompt: x
+            expect: {regex: '(jane.doe@gmail.com+)+$'}
+          - id: c
+            prompt: x
+            expect: {regex: '(['}
+    """)
+    res = load_cases([tmp_path], root=tmp_path)
+    text = " ".join(str(e) for e in [*res.errors, *res.warnings])
+    assert "jane.doe@gmail.com" not in text and "EMAIL_ADDRESS" in text
+    assert [e.line for e in res.errors] == [4, 10] and [w.line for w in res.warnings] == [7]
+    # a message with nothing to redact is kept as it is
+    plain = [e for e in res.errors if "'(['" in e.message]
+    assert plain and plain[0].message.startswith("case 'c': bad regex '(['")
+    # a caller's own redaction, applied to errors and warnings alike
+    res = load_cases([tmp_path], root=tmp_path, redact=lambda s: s.replace("jane", "[who]"))
+    assert [e.message.split(":")[1] for e in res.errors] == [
+        " bad regex '[who].doe@gmail.com('", " bad regex '(['"]
+    assert "'([who].doe@gmail.com+)+$'" in res.warnings[0].message
+
+
+def test_min_pass_rate_is_in_the_digest_only_when_set(tmp_path: Path) -> None:
+    base = "cases:\n  - id: a\n    prompt: x\n"
+    digests, keys = [], []
+    for extra in ("", "    min_pass_rate: 0.9\n", "    min_pass_rate: 0.8\n"):
+        write(tmp_path, "d.yaml", base + extra)
+        [case] = load_cases([tmp_path], root=tmp_path).cases
+        digests.append(cases_digest([case]))
+        keys.append(set(case.canonical()))
+    assert len(set(digests)) == 3
+    # a case written before min_pass_rate existed keeps the digest it had then
+    assert keys[0] == {"id", "suite", "messages", "expect", "severity", "allow_pii"}
+    assert keys[1] == keys[2] == keys[0] | {"min_pass_rate"}
+
+
+def test_a_warning_in_the_first_case_still_has_its_exact_line(tmp_path: Path) -> None:
+    write(tmp_path, "w.yaml", """
+        cases:
+          - id: first
+            prompt: x
+            expect:
+              contains: y
+              not_regex: '(a*)*b'
+    """)
+    [warning] = load_cases([tmp_path], root=tmp_path).warnings
+    assert warning.line == 6
+
+
+@pytest.mark.parametrize(("value", "shown"), [("2", "2"), ("'yes'", "'yes'")])
+def test_a_oneof_that_is_not_string_or_list_keeps_the_schemas_message(
+    tmp_path: Path, value: str, shown: str
+) -> None:
+    write(tmp_path, "o.yaml", f"cases:\n  - id: a\n    prompt: x\n"
+                              f"    expect: {{no_system_prompt_leak: {value}}}\n")
+    [err] = load_cases([tmp_path], root=tmp_path).errors
+    assert str(err) == (f"o.yaml:4: case 'a': expect.no_system_prompt_leak: {shown} is not valid "
+                        "under any of the given schemas")
+
+
+def test_yaml_nested_past_the_loaders_limit_costs_only_its_file(tmp_path: Path) -> None:
+    (tmp_path / "deep.yaml").write_text("cases: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n")
+    write(tmp_path, "ok.yaml", "cases:\n  - id: ok\n    prompt: x\n")
+    res = load_cases([tmp_path], root=tmp_path)
+    assert [str(e) for e in res.errors] == [
+        "deep.yaml:1: bad YAML: exceeded maximum nesting depth"]
+    assert [c.id for c in res.cases] == ["ok"]

@@ -231,3 +231,21 @@ def test_every_monitor_setting_is_documented_with_its_default() -> None:
     for key, value in SETTING_DEFAULTS.items():
         if value is not None:
             assert rows[key][1].strip("`") == _default_text(value), key
+
+
+def test_the_equivalent_mutants_table_is_the_mutation_config() -> None:
+    """docs/testing.md lists the equivalent mutants that mutation/config.toml skips, each with
+    its reason: one row per entry, no more, no fewer."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "mutation" / "config.toml").read_text(encoding="utf-8"))
+    want = []
+    for eq in config["equivalent"]:
+        mutant = f"`{eq['line']}` → `{eq['mutant']}`" if eq["mutant"] else f"`{eq['line']}` removed"
+        want.append(f"| {eq['module']} | {mutant} | {eq['why']} |")
+    section = (DOCS / "testing.md").read_text(encoding="utf-8").split("### Equivalent mutants")[1]
+    section = section.split("\n## ")[0].split("\n### ")[0]
+    rows = [line for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| module |")]
+    assert sorted(rows) == sorted(want)
+    assert set(config["modules"]) >= {eq["module"] for eq in config["equivalent"]}
