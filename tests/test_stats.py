@@ -303,3 +303,153 @@ def test_summary_text_shows_verdicts_flaky_checks_and_some_pass_hat_k() -> None:
     assert stats.summary_text({"verdicts": verdicts, "flaky": 3,
                                "pass_hat_k": {"1": 0.9, "2": 0.8}}).endswith(
         "| pass^k k=1 90% k=2 80%")
+
+
+# --------------------------------------------------------------------------- boundaries
+
+
+def test_newcombe_interval_is_the_hybrid_score_formula() -> None:
+    """Newcombe's method 10 written out from the closed-form Wilson interval, and one example
+    worked by hand: 56/70 (new) minus 48/80 (base) = 0.2, interval [0.0524, 0.3339]."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+
+    def wilson(k: int, n: int) -> tuple[float, float]:
+        p = k / n
+        mid, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return (mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)
+
+    for base, new in [((48, 80), (56, 70)), ((3, 10), (9, 10)), ((2, 7), (6, 7)),
+                      ((0, 29), (5, 56)), ((0, 10), (0, 20)), ((30, 40), (11, 25))]:
+        pb, pn = base[0] / base[1], new[0] / new[1]
+        (lb, ub), (ln, un) = wilson(*base), wilson(*new)
+        want = (pn - pb - np.hypot(pn - ln, ub - pb), pn - pb + np.hypot(un - pn, pb - lb))
+        assert stats.diff_interval(*base, *new) == pytest.approx(want, abs=1e-9), (base, new)
+    assert stats.diff_interval(48, 80, 56, 70) == pytest.approx((0.0524, 0.3339), abs=1e-4)
+    assert stats.diff_interval(0, 0, 5, 10) == (-1.0, 1.0)
+    assert stats.diff_interval(5, 10, 0, 0) == (-1.0, 1.0)
+    # clipped to [-1, 1]: 10/10 then 0/20 would reach below -1
+    assert stats.diff_interval(10, 10, 0, 20) == pytest.approx((-1.0, -0.679086), abs=1e-6)
+    assert stats.diff_interval(0, 20, 10, 10) == pytest.approx((0.679086, 1.0), abs=1e-6)
+
+
+def test_an_interval_touching_the_threshold() -> None:
+    low, high = stats.wilson(17, 20)
+    assert stats.side(17, 20, low) == "passed"  # the lower end at the threshold clears it
+    assert stats.side(17, 20, high) == "straddles"  # the upper end at it does not fail it
+    assert stats.side(17, 20, high + 1e-9) == "failed"
+    assert stats.side(17, 20, low + 1e-9) == "straddles"
+    # no samples: nothing is known between 0 and 1; at 0 everything passes, at 1 nothing
+    assert stats.side(0, 0, 0.5) == "straddles"
+    assert stats.side(0, 0, 0.0) == "passed"
+    assert stats.side(0, 0, 1.0) == "failed"
+    assert stats.needs_more(0, 0, 0.5)
+    assert not stats.needs_more(0, 0, 1.0) and not stats.needs_more(0, 0, 0.0)
+
+
+def test_wilson_bounds_and_rate_fields() -> None:
+    assert stats.wilson(0, 5)[0] == 0.0 and stats.wilson(5, 5)[1] == 1.0
+    assert stats.wilson(0, -1) == (0.0, 1.0)
+    assert stats.rate_fields(0, 0) == {"samples": 0, "passed": 0, "pass_rate": 0.0,
+                                       "ci_low": 0.0, "ci_high": 1.0, "flaky": False}
+    row = stats.rate_fields(2, 3)
+    assert row["pass_rate"] == 0.666667 and row["flaky"] is True
+    assert stats.rate_fields(3, 3)["flaky"] is False and stats.rate_fields(0, 3)["flaky"] is False
+
+
+def test_tally_counts_each_outcome_and_skips_are_no_samples() -> None:
+    t = Tally()
+    for outcome in ["passed", "failed", "error", "skipped", "passed"]:
+        t.add(outcome)
+    assert (t.passed, t.failed, t.errors, t.samples) == (2, 1, 1, 4)
+    recs = [
+        {"case_id": "a", "check": "x", "outcome": "passed"},
+        {"case_id": "a", "check": "x", "outcome": "skipped"},
+        {"case_id": "a", "check": "y", "outcome": "error"},
+        {"case_id": "cases/a.yaml", "check": "case_file", "outcome": "failed"},
+    ]
+    got = {k: (v.passed, v.failed, v.errors) for k, v in stats.tallies(recs).items()}
+    assert got == {("a", "x"): (1, 0, 0), ("a", "y"): (0, 0, 1)}
+
+
+def test_case_samples_without_a_repeat_are_one_sample() -> None:
+    recs = [
+        {"case_id": "a", "check": "x", "outcome": "passed", "suite": "s", "severity": "major"},
+        {"case_id": "a", "check": "y", "outcome": "failed", "suite": "s", "severity": "major"},
+        {"case_id": "b", "check": "x", "outcome": "passed", "suite": "s", "severity": "minor",
+         "repeat": None},
+        {"case_id": "b", "check": "case_file", "outcome": "failed", "suite": "s",
+         "severity": "minor"},
+        {"case_id": "c", "check": "x", "outcome": "skipped", "suite": "s", "severity": "minor"},
+    ]
+    checks = stats.check_stats(recs, {})
+    assert [(r["case_id"], r["check"], r["verdict"], r["min_pass_rate"]) for r in checks] == [
+        ("a", "x", "passed", 1.0), ("a", "y", "failed", 1.0), ("b", "x", "passed", 1.0)]
+    assert checks[2]["severity"] == "minor"
+    assert [r["verdict"] for r in stats.check_stats(recs, {}, default_threshold=0.0)] == [
+        "passed"] * 3
+    cases = stats.case_stats(recs, checks)
+    assert [(c["case_id"], c["samples"], c["passed"], c["verdict"], c["pass_hat_k"])
+            for c in cases] == [("a", 1, 0, "failed", {"1": 0.0}),
+                                ("b", 1, 1, "passed", {"1": 1.0})]
+    # a case whose checks have no statistics is an error, never a pass
+    assert stats.case_stats(recs, [])[1]["verdict"] == "error"
+    summary = stats.summary_fields(checks, cases)
+    assert summary == {"verdicts": {"passed": 2, "failed": 1, "uncertain": 0, "error": 0},
+                       "flaky": 0, "pass_hat_k": {"1": 0.5}}
+    assert stats.summary_fields([], []) == {
+        "verdicts": {"passed": 0, "failed": 0, "uncertain": 0, "error": 0}, "flaky": 0,
+        "pass_hat_k": {}}
+
+
+def test_a_p_value_at_alpha_is_significant_and_equal_rates_are_no_drop() -> None:
+    p = stats.drop_p_value(20, 20, 12, 20)
+    base = {("a", "x"): Tally(20), ("b", "x"): Tally(20)}
+    new = {("a", "x"): Tally(12, 8), ("b", "x"): Tally(20)}
+    _, drops, k = stats.significant_drops(base, new, p)
+    assert [(d.case_id, d.p_value, d.min_p) for d in drops] == [("a", p, p)] and k == 1
+    _, drops, _ = stats.significant_drops(base, new, p * 0.999)
+    assert drops == []
+    # the same rate is not tested for a drop (Fisher's test would give 0.64 here)
+    [equal] = stats.significant_drops({("b", "x"): Tally(15, 5)}, {("b", "x"): Tally(15, 5)},
+                                      0.05)[0]
+    assert (equal.p_value, equal.base_rate, equal.new_rate) == (1.0, 0.75, 0.75)
+    # drops are listed most significant first
+    base[("c", "x")] = Tally(20)
+    new[("c", "x")] = Tally(2, 18)
+    _, drops, k = stats.significant_drops(base, new, 0.05)
+    assert [d.case_id for d in drops] == ["c", "a"] and k == 2
+    # a check without samples on one side is not compared; nothing compared: K is 1
+    assert stats.significant_drops({("a", "x"): Tally()}, {("a", "x"): Tally(1)}, 0.05) == (
+        [], [], 1)
+    assert stats.significant_drops({("a", "x"): Tally(1)}, {("a", "x"): Tally()}, 0.05) == (
+        [], [], 1)
+    assert stats.significant_drops({}, {}, 0.05) == ([], [], 1)
+    # every check failing on both sides can never be significant
+    assert stats.min_attainable_p(0, 20, 0, 20) == 1.0
+
+
+def test_pooled_quantile_is_numpys_inverted_cdf_over_the_cases_drawn() -> None:
+    rng = np.random.default_rng(11)
+    groups = {f"c{i}": list(rng.normal(100, 30, int(rng.integers(1, 6)))) for i in range(9)}
+    names = list(groups)
+    for q in (0.5, 0.95):
+        pooled = stats._Pooled(groups, q)
+        draws = rng.integers(0, len(groups), size=(50, len(groups)))
+        got = pooled.at(draws)
+        for row, value in zip(draws, got, strict=True):
+            values = [v for i in row for v in groups[names[i]]]
+            assert value == np.quantile(values, q, method="inverted_cdf")
+        assert pooled.at(draws[0]) == got[0]  # one draw, not a batch
+
+
+@pytest.mark.filterwarnings("ignore:The BCa confidence interval cannot be calculated")
+def test_bootstrap_needs_two_cases_a_side() -> None:
+    two = [(1, 2), (2, 2)]
+    assert stats.rate_diff_interval(two, [(1, 1)]) == (None, None)
+    low, high = stats.rate_diff_interval(two, two)
+    assert low is not None and high is not None and low <= 0 <= high
+    assert stats.quantile_diff_interval({"a": [1.0]}, {"a": [1.0], "b": [2.0]}) == (None, None)
+    # no samples at all in a case: the rate is undefined in every draw, so no interval
+    assert stats.rate_diff_interval([(0, 0), (0, 0)], [(1, 1), (1, 1)]) == (None, None)
