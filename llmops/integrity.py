@@ -25,6 +25,8 @@ KEY_ENV = "LLMOPS_RESULTS_KEY"
 ALG = "hmac-sha256"
 #: Figures compared between summary and records may differ by rounding only.
 TOLERANCE_MS = 0.01
+#: How many records that disagree with their exchanges are named (a forged file may have many).
+EVIDENCE_SHOWN = 20
 
 
 def results_key() -> bytes | None:
@@ -110,6 +112,8 @@ def _evidence_problems(records: list[Mapping[str, Any]], exchanges: Any) -> list
         return []
     out: list[str] = []
     for i, rec in enumerate(records):
+        if len(out) >= EVIDENCE_SHOWN:  # enough to show the file was edited
+            break
         at = rec.get("exchange")
         if at is None:
             continue
@@ -130,6 +134,4 @@ def _evidence_problems(records: list[Mapping[str, Any]], exchanges: Any) -> list
         if rec.get("error_type") != ex.get("error_type"):
             out.append(f"{where}: error {rec.get('error_type')!r} but its exchange says "
                        f"{ex.get('error_type')!r}")
-        if len(out) >= 20:  # enough to show the file was edited
-            break
-    return out
+    return out[:EVIDENCE_SHOWN]

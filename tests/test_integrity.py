@@ -197,3 +197,115 @@ def test_every_problem_is_listed_at_once() -> None:
         "summary failed is 0 but the records give 1",
         "summary latency max is 999.0 but the records give 120.0",
     ]
+
+
+# -- records against the exchanges they point to ---------------------------------------------
+
+
+def with_exchanges(latency: float = 120.0) -> dict[str, Any]:
+    """`doc()` with its evidence: one exchange per case (one sample each), and each record
+    pointing at its case's."""
+    data = doc()
+    data["exchanges"] = [
+        {"case_id": "a", "repeat": 1, "latency_ms": latency, "error_type": None},
+        {"case_id": "b", "repeat": 1, "latency_ms": latency, "error_type": None},
+    ]
+    for rec in data["results"]:
+        rec["exchange"] = 0 if rec["case_id"] == "a" else 1
+    return data
+
+
+def test_records_agree_with_their_exchanges() -> None:
+    assert integrity.problems(with_exchanges()) == []
+    data = with_exchanges()
+    data["results"][0].pop("exchange")  # a record without evidence (a case-file record)
+    data["results"][1]["repeat"] = 1  # no repeat and repeat 1 are the same sample
+    assert integrity.problems(data) == []
+
+
+@pytest.mark.parametrize("at", [2, 7, -1, "0", True, 1.0])
+def test_an_exchange_that_is_not_there(at: Any) -> None:
+    data = with_exchanges()
+    data["results"][0]["exchange"] = at
+    assert integrity.problems(data) == [
+        f"record 0 (a not_empty): exchange {at!r} is not in the run's 2 exchanges"
+    ]
+
+
+def test_an_exchange_of_another_sample() -> None:
+    data = with_exchanges()
+    data["results"][0]["exchange"] = 1
+    data["results"][3]["repeat"] = 2
+    assert integrity.problems(data) == [
+        "record 0 (a not_empty): exchange 1 is 'b' repeat 1, not this record's sample",
+        "record 3 (b no_pii): exchange 1 is 'b' repeat 1, not this record's sample",
+    ]
+
+
+def test_latency_and_error_must_be_the_exchanges() -> None:
+    data = with_exchanges(latency=0.0)
+    for rec in data["results"]:
+        rec["latency_ms"] = 0.0
+    data["results"][0]["latency_ms"] = 0.01  # rounding: at the tolerance, still the same
+    data["summary"] = integrity_summary(data)
+    assert integrity.problems(data) == []
+    data["results"][0]["latency_ms"] = 0.02
+    data["summary"] = integrity_summary(data)
+    assert integrity.problems(data) == [
+        "record 0 (a not_empty): latency 0.02 but its exchange says 0.0"]
+    data["results"][0]["latency_ms"] = None
+    data["summary"] = integrity_summary(data)
+    assert integrity.problems(data) == [
+        "record 0 (a not_empty): latency None but its exchange says 0.0"]
+    data["results"][0]["latency_ms"] = 0.0
+    data["exchanges"][1]["latency_ms"] = None
+    assert integrity.problems(data)[0] == (
+        "record 2 (b not_empty): latency 0.0 but its exchange says None")
+    data["exchanges"][1]["latency_ms"] = 0.0
+    data["exchanges"][1]["error_type"] = "timeout"
+    assert integrity.problems(data) == [
+        "record 2 (b not_empty): error None but its exchange says 'timeout'",
+        "record 3 (b no_pii): error None but its exchange says 'timeout'",
+    ]
+    # both latency and error of one record are said
+    data["results"][2]["latency_ms"] = 5.0
+    data["summary"] = integrity_summary(data)
+    assert integrity.problems(data)[:2] == [
+        "record 2 (b not_empty): latency 5.0 but its exchange says 0.0",
+        "record 2 (b not_empty): error None but its exchange says 'timeout'",
+    ]
+
+
+def integrity_summary(data: dict[str, Any]) -> dict[str, Any]:
+    from llmops.results import summarize
+
+    return summarize(data["results"])
+
+
+def test_twenty_evidence_problems_are_enough_whatever_they_are() -> None:
+    data = results([record(f"c{i}") for i in range(30)])
+    data["exchanges"] = [{"case_id": "other", "repeat": 1, "latency_ms": 500.0,
+                          "error_type": None}]
+    for rec in data["results"]:
+        rec["exchange"] = 0
+    got = integrity.problems(data)
+    assert len(got) == 20 and got[-1].startswith("record 19 (c19 not_empty): exchange 0 is")
+    # each record wrong twice over: still 20 in all, cut after the tenth record
+    data["exchanges"][0].update(case_id="c0", latency_ms=499.0)
+    for rec in data["results"]:
+        rec["case_id"], rec["error_type"] = "c0", "timeout"
+    data["summary"] = integrity_summary(data)
+    got = integrity.problems(data)
+    assert len(got) == 20 and got[-2:] == [
+        "record 9 (c0 not_empty): latency 500.0 but its exchange says 499.0",
+        "record 9 (c0 not_empty): error 'timeout' but its exchange says None",
+    ]
+    data = results([record(f"c{i}") for i in range(30)])
+    data["exchanges"] = [{"case_id": "other", "repeat": 1, "latency_ms": 500.0,
+                          "error_type": None}]
+    for rec in data["results"]:
+        rec["exchange"] = 0
+    # ... and the summary is still compared after them
+    data["summary"]["passed"] = 0
+    got = integrity.problems(data)
+    assert len(got) == 21 and got[-1] == "summary passed is 0 but the records give 30"
