@@ -62,6 +62,7 @@ def test_no_recorded_coverage_is_never_complete() -> None:
                  {"run": {"coverage": {"expected": "all"}}}, {"run": {"coverage": {}}}):
         got = coverage.assess(data)
         assert (got.recorded, got.complete, got.describe()) == (False, False, why), data
+        assert (got.defined, got.covered, got.missing) == (0, 0, []), data
 
 
 def test_an_empty_list_with_no_records_is_recorded_and_complete() -> None:
@@ -91,9 +92,11 @@ def test_records_of_cases_the_commit_does_not_define_are_foreign() -> None:
 
 
 def test_case_file_records_need_no_entry() -> None:
-    data = doc([entry("a", ["not_empty"])],
-               [rec("a", "not_empty"), rec("cases/bad.yaml", "case_file", "failed")])
-    assert coverage.assess(data).complete
+    data = doc([entry("a", ["not_empty"]), entry("b", ["not_empty"])],
+               [rec("cases/bad.yaml", "case_file", "failed"), rec("a", "not_empty"),
+                rec("b", "not_empty")])
+    got = coverage.assess(data)
+    assert (got.complete, got.covered, got.foreign) == (True, 2, [])
 
 
 def test_a_skip_the_case_file_declares_covers_the_case() -> None:

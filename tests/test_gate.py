@@ -924,3 +924,69 @@ def test_a_run_without_a_commit_names_none() -> None:
     assert not decision.lines()[1].startswith("  commit")
     assert "commit" not in decision.markdown().split("| Rule")[0]
     assert decision.to_dict()["commit"] is None
+
+
+# -- coverage and selected subsets, in process (the runs that make them: tests/test_evidence.py)
+
+
+def partial(selection: dict[str, Any], *, bad_skip: bool = False) -> dict[str, Any]:
+    """A passing run of two cases whose commit defines a third, `other`, that never ran."""
+    records = passing(10)
+    if bad_skip:
+        records[0]["outcome"] = "skipped"
+    data = results(records, selection=selection)
+    if bad_skip:  # the case file does not skip it
+        data["run"]["coverage"]["expected"][0]["skip"] = False
+    data["run"]["coverage"]["expected"].append(
+        {"case_id": "other", "checks": ["not_empty"], "skip": False})
+    return data
+
+
+SELECTED = {"keyword": "smoke", "markers": "fast", "cases": "cases/one.yaml",
+            "shard": {"index": 1, "count": 3}}
+
+
+def test_a_partial_run_blocks_and_says_how_it_was_selected() -> None:
+    decision = gate.evaluate(partial(SELECTED), POLICY)
+    assert not decision.allowed
+    assert [(r.rule, r.message) for r in decision.reasons] == [(
+        "coverage", "partial run (selected with -k 'smoke' -m 'fast' --cases cases/one.yaml "
+                    "--shard 1/3): 1 case check(s) never ran: other")]
+    assert decision.metrics["coverage"] == {"defined": 3, "covered": 2, "complete": False}
+    [rule] = [r for r in decision.rules if r.name == "coverage"]
+    assert (rule.value, rule.limit, rule.ok) == ("2/3 cases", "every case", False)
+    # without a selection (a deleted eval module, say), nothing to name
+    decision = gate.evaluate(partial({}), POLICY)
+    assert [r.message for r in decision.reasons] == [
+        "partial run: 1 case check(s) never ran: other"]
+    decision = gate.evaluate(partial({"keyword": None, "shard": {"index": None}}), POLICY)
+    assert [r.message for r in decision.reasons] == [
+        "partial run: 1 case check(s) never ran: other"]
+
+
+def test_a_subset_the_policy_names_is_allowed_unless_it_hides_a_skip() -> None:
+    policy = gate.Policy(min_pass_rate=0.9, allow_subsets=({"markers": "fast"},
+                                                           {"keyword": "smoke"}))
+    decision = gate.evaluate(partial({"keyword": "smoke"}), policy)
+    assert decision.allowed and decision.reasons == []
+    [rule] = [r for r in decision.rules if r.name == "coverage"]
+    assert (rule.value, rule.limit, rule.ok) == (
+        "2/3 cases", "every case (subset -k 'smoke' allowed)", True)
+    # a selection the policy does not name
+    assert not gate.evaluate(partial({"keyword": "smoke", "markers": "fast"}), policy).allowed
+    # a named subset does not excuse a check skipped that its case file does not skip
+    decision = gate.evaluate(partial({"keyword": "smoke"}, bad_skip=True), policy)
+    assert not decision.allowed
+    assert [r.rule for r in decision.reasons] == ["coverage"]
+    assert "1 check(s) skipped though their case is not: case-0 [not_empty]" in (
+        decision.reasons[0].message)
+
+
+@pytest.mark.parametrize("entry", [{"keyword": ""}, {"keyword": 5}, {"markers": None}])
+def test_allow_subsets_values_are_non_empty_strings(entry: dict[str, Any]) -> None:
+    key = next(iter(entry))
+    with pytest.raises(InputError, match=(
+            rf"^\[tool\.llmops\.gate\]: allow_subsets: {key} must be a non-empty string$")):
+        gate.Policy.from_table({"allow_subsets": [entry]})
+    assert gate.Policy.from_table({"allow_subsets": [{"keyword": "k"}]}).allow_subsets == (
+        {"keyword": "k"},)
