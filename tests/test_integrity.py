@@ -309,3 +309,14 @@ def test_twenty_evidence_problems_are_enough_whatever_they_are() -> None:
     data["summary"]["passed"] = 0
     got = integrity.problems(data)
     assert len(got) == 21 and got[-1] == "summary passed is 0 but the records give 30"
+
+
+def test_every_record_is_compared_past_one_without_or_outside_the_exchanges() -> None:
+    data = with_exchanges()
+    data["results"][0].pop("exchange")
+    data["results"][1]["exchange"] = 9
+    data["results"][3]["exchange"] = 0  # case b's record on case a's exchange
+    assert integrity.problems(data) == [
+        "record 1 (a no_pii): exchange 9 is not in the run's 2 exchanges",
+        "record 3 (b no_pii): exchange 0 is 'a' repeat 1, not this record's sample",
+    ]
