@@ -15,17 +15,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
 
 from llmops import regexes, userschema
 from llmops.errors import where
 from llmops.limits import Limits, too_deep
-from llmops.schemas import load_schema
+from llmops.schemas import fast_validator, load_schema
 from llmops.yamlio import first_alias
+
+if TYPE_CHECKING:  # jsonschema loads only for an invalid file or a json_schema expectation
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 try:  # the C loader keeps collection of thousands of cases fast
     from yaml import CSafeLoader as _BaseLoader
@@ -237,6 +239,8 @@ def _display(path: Path, root: Path | None) -> str:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema("case"))
 
 
@@ -409,10 +413,7 @@ def _rate(value: Any) -> float | None:
 
 @cache
 def _fast_validator() -> Callable[[Any], Any]:
-    import fastjsonschema
-
-    schema = {k: v for k, v in load_schema("case").items() if k != "$schema"}
-    return fastjsonschema.compile(schema)
+    return fast_validator("case")
 
 
 def _fast_valid(data: Any) -> bool:
@@ -544,6 +545,9 @@ def _semantic_errors(
         for why in problems:
             yield CaseError(name, where_, f"{label}bad json_schema: {why}")
         if not problems:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
             try:
                 Draft202012Validator.check_schema(expect["json_schema"])
             except SchemaError as exc:

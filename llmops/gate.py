@@ -18,15 +18,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from llmops import coverage, integrity
 from llmops.errors import InputError
 from llmops.schemas import load_schema
 from llmops.textsafe import md_text, one_line
+
+if TYPE_CHECKING:  # jsonschema loads when results are read, not when an eval run shows its gate
+    from jsonschema import Draft202012Validator
 
 FAILING = frozenset({"failed", "error"})
 #: Checks whose failure blocks whatever its severity: a leak is never an acceptable percentage.
@@ -79,6 +79,8 @@ def read_results(path: str | Path) -> Results:
         if isinstance(exc, UnicodeDecodeError):
             raise InputError(f"{path}: results are not UTF-8 text: {exc.reason}") from exc
         raise InputError(f"{path}: results are not valid JSON: {exc}") from exc
+    from jsonschema.exceptions import best_match
+
     error = best_match(_validator().iter_errors(data))
     if error is not None:
         raise InputError(
@@ -88,6 +90,8 @@ def read_results(path: str | Path) -> Results:
 
 
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema("results"))
 
 

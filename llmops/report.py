@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmops import stats
+from llmops.quantiles import quantiles
 from llmops.textsafe import printable
 
 #: Rows of notable pass rates the terminal and the HTML reports show (all are in results.json).
@@ -173,8 +174,6 @@ def _gate(decision: Any | None) -> str:
 
 
 def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]) -> str:
-    import numpy as np  # as results.summarize: linear interpolation between ranks
-
     rows = []
     lat: dict[str, list[float]] = defaultdict(list)
     suite_of = {r["case_id"]: r["suite"] for r in records}
@@ -189,7 +188,7 @@ def _suites(records: list[Mapping[str, Any]], exchanges: list[Mapping[str, Any]]
         n = len(recs)
         passed = sum(r["outcome"] == "passed" for r in recs)
         q = lat.get(suite, [])
-        pct = [float(np.quantile(q, p)) if q else None for p in (0.5, 0.95)]
+        pct = quantiles(q, (0.5, 0.95)) if q else [None, None]
         rows.append(
             f"<tr><td>{_e(suite)}</td><td class=num>{len({r['case_id'] for r in groups[suite]})}"
             f"</td><td class=num>{n}</td><td class='num passed'>{passed}</td>"

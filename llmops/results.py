@@ -14,6 +14,7 @@ from typing import Any
 from llmops import __version__
 from llmops.cases import Case
 from llmops.checks import Verdict
+from llmops.quantiles import quantiles
 from llmops.runner import Exchange
 
 EXCERPT_CHARS = 300
@@ -145,15 +146,13 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         if r.get("error_type") is None and r.get("latency_ms") is not None:
             latency.setdefault((r["case_id"], r.get("repeat")), float(r["latency_ms"]))
     if latency:
-        import numpy as np  # numpy's default quantile: linear interpolation between ranks
-
-        values = np.fromiter(latency.values(), dtype=float)
-        p50, p95, p99 = np.quantile(values, [0.5, 0.95, 0.99])
+        values = list(latency.values())
+        p50, p95, p99 = quantiles(values, (0.5, 0.95, 0.99))
         summary["latency_ms"] = {
-            "p50": round(float(p50), 3),
-            "p95": round(float(p95), 3),
-            "p99": round(float(p99), 3),
-            "max": round(float(values.max()), 3),
+            "p50": round(p50, 3),
+            "p95": round(p95, 3),
+            "p99": round(p99, 3),
+            "max": round(max(values), 3),
         }
     suites: dict[str, dict[str, int]] = {}
     for r in records:
