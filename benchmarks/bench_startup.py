@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evalbench import child_env, core_venv, load, make_project, median, pytest_cmd, run, stub_server, verdict  # noqa: E402, E501, I001
+from evalbench import child_env, core_venv, load, make_project, median, pytest_cmd, run, stub_server, verdict  # noqa: E501, I001
 
 TARGET_S = 1.0
 #: Modules an eval run against an HTTP target must not import (prefixes of module names).

@@ -142,5 +142,6 @@ def load() -> float:
 
 def verdict(name: str, value: float, target: float, unit: str = "s") -> bool:
     ok = value <= target
-    print(f"  {'MET ' if ok else 'MISSED'} {name}: {value:.3f} {unit} (target <= {target:g} {unit})")
+    print(f"  {'MET ' if ok else 'MISSED'} {name}: {value:.3f} {unit} "
+          f"(target <= {target:g} {unit})")
     return ok

@@ -47,7 +47,7 @@ def make_handler(latency_s: float, answer: str, stats: Stats) -> type[BaseHTTPRe
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/stats"):
                 with stats.lock:
                     repeated = sum(1 for n in stats.prompts.values() if n > 1)
@@ -60,7 +60,7 @@ def make_handler(latency_s: float, answer: str, stats: Stats) -> type[BaseHTTPRe
             else:
                 self._send(404, {"error": {"message": "not found", "type": "not_found"}})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length) or b"{}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -48,10 +49,8 @@ def fast_validator(name: str) -> Callable[[Any], Any]:
     ).hexdigest()[:24]
     path = cache_dir() / f"{name}-validator-{key}.bin"
     code = None
-    try:
+    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
         code = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
-        pass
     if code is None:
         source = fastjsonschema.compile_to_code(schema)
         code = compile(source, f"<fastjsonschema {name}>", "exec")

@@ -1,0 +1,122 @@
+"""The packaged checks as pytest items of llmops' own: one item per expectation of each case run,
+named and marked as a parametrized test would be (`test_no_pii[suite/case-id]`, the case's tags
+and severity as markers), so `-k`, `-m`, node ids, JUnit and the HTML report see the same checks.
+
+Why not `metafunc.parametrize`: a parametrized pytest Function costs ~30 us to collect and
+~1 ms to run and report (fixture set-up and tear-down, output capture and log capture around
+each of its three phases): 10,000 cases (50,000 checks) took 8 s to collect, and every check
+~1 ms after the last answer. The verdicts are judged while the answers arrive
+(`EvalSession.ask`), so an item has nothing left to do but report: `report_fast` makes its
+setup, call and teardown reports and hands them to the same hooks pytest's own protocol calls
+(terminal, JUnit, pytest-html, `-x`/`--maxfail`, our results records).
+
+Pytest's own protocol still runs an item when anything could need it: a verdict not judged yet
+(a check that raised, `similar_to`), a skip, skipif or xfail marker, `--pdb` or `--trace`, or a
+plugin or conftest of the project that hooks into the running of tests. A test of the project's
+own marked `@pytest.mark.llmops_check(KEY)` stays a normal pytest function with fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from llmops.plugin import CaseRun, EvalSession
+
+#: Markers whose meaning pytest's own protocol carries out (skipping, expected failures,
+#: fixtures, warning filters): an item marked so is run by it.
+PROTOCOL_MARKS = frozenset({"skip", "skipif", "xfail", "usefixtures", "filterwarnings"})
+#: Plugins whose runtest hooks `report_fast` may bypass: pytest's own, llmops', and plugins
+#: that only observe (their hooks in this phase add nothing to a check that calls nothing).
+KNOWN_PLUGINS = ("_pytest.", "llmops.", "pytest_html.", "pytest_metadata.", "faker.",
+                 "hypothesis.", "pytest_randomly", "anyio.", "playwright", "pytest_playwright",
+                 "pytest_base_url")
+RUNTEST_HOOKS = ("pytest_runtest_setup", "pytest_runtest_call", "pytest_runtest_teardown",
+                 "pytest_runtest_makereport")
+
+
+class CheckItem(pytest.Item):
+    """One expectation (`key`) of one case run, judged on that run's exchange."""
+
+    def __init__(self, *, run: CaseRun, key: str, marks: Iterable[Any], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.run = run
+        self.key = key
+        self.own_markers.extend(marks)
+        self.fixturenames: tuple[str, ...] = ()  # for --setup-show and plugins that look
+
+    # pytest's protocol (see the module's docstring for when it runs): the exchange's failure
+    # is an error of the set-up, as it was when a fixture fetched it; the verdict is the call.
+    def setup(self) -> None:
+        self._es().enter_check(self, self.run, self.key)
+
+    def runtest(self) -> None:
+        self._es().run_check(self, self.run, self.key)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, self.name
+
+    def _es(self) -> EvalSession:
+        from llmops.plugin import _session
+
+        es = _session(self.config)
+        assert es is not None  # items are made only in an eval run
+        return es
+
+
+def make_items(collector: pytest.Collector, name: str, function: Callable[..., Any],
+               key: str, runs: list[tuple[CaseRun, str, list[Any]]]) -> list[CheckItem]:
+    """The items of test `name` (which judges `key`) for these (run, id, markers)."""
+    marks = list(getattr(function, "pytestmark", ()))
+    return [CheckItem.from_parent(collector, name=f"{name}[{ident}]", run=run, key=key,
+                                  marks=[*marks, *case_marks])
+            for run, ident, case_marks in runs]
+
+
+def bypassable(config: pytest.Config) -> bool:
+    """May `report_fast` stand in for pytest's protocol in this session? Not under a debugger,
+    and not when a plugin or conftest we do not know hooks into the running of tests."""
+    opt = config.option
+    if getattr(opt, "usepdb", False) or getattr(opt, "trace", False):
+        return False
+    if getattr(opt, "setuponly", False) or getattr(opt, "setupplan", False):
+        return False
+    hooks = config.pluginmanager.hook
+    for hook in RUNTEST_HOOKS:
+        for impl in getattr(hooks, hook).get_hookimpls():
+            module = getattr(impl.plugin, "__module__", None) or getattr(impl.plugin, "__name__",
+                                                                         "")
+            if isinstance(impl.plugin, type(pytest)):  # a module: its own name
+                module = impl.plugin.__name__
+            if not (module + ".").startswith(KNOWN_PLUGINS):
+                return False
+    return True
+
+
+def needs_protocol(item: CheckItem) -> bool:
+    return any(m.name in PROTOCOL_MARKS for m in item.iter_markers())
+
+
+def report_fast(item: CheckItem, failed_when: str | None, message: str | None,
+                finish: Callable[[pytest.TestReport], None]) -> None:
+    """The setup, call and teardown reports of a check whose outcome is known (`failed_when`:
+    "setup" when its exchange failed, "call" when its verdict did, None when it passed; then
+    `message` is the failure's text), each handed to `finish` (our records) and then to the
+    hooks pytest's own protocol calls. A failed set-up has no call, as in pytest."""
+    ihook = item.ihook
+    nodeid, location = item.nodeid, item.location
+    keywords = dict.fromkeys(item.keywords, 1)
+    props = item.user_properties
+    ihook.pytest_runtest_logstart(nodeid=nodeid, location=location)
+    phases = ("setup", "teardown") if failed_when == "setup" else ("setup", "call", "teardown")
+    for when in phases:
+        failed = when == failed_when
+        report = pytest.TestReport(nodeid, location, keywords, "failed" if failed else "passed",
+                                   message if failed else None, when,  # type: ignore[arg-type]
+                                   user_properties=props)
+        finish(report)
+        ihook.pytest_runtest_logreport(report=report)
+    ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
