@@ -15,6 +15,7 @@ and embedding engines. Run with --python to measure another interpreter (the dev
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import tempfile
@@ -22,7 +23,17 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evalbench import child_env, core_venv, load, make_project, median, pytest_cmd, run, stub_server, verdict  # noqa: E501, I001
+from evalbench import (
+    child_env,
+    core_venv,
+    load,
+    make_project,
+    median,
+    pytest_cmd,
+    run,
+    stub_server,
+    verdict,
+)
 
 TARGET_S = 1.0
 #: Modules an eval run against an HTTP target must not import (prefixes of module names).
@@ -48,7 +59,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--python", help="interpreter to run pytest with (default: a core venv)")
     a = ap.parse_args()
-    python = Path(a.python) if a.python else core_venv()
+    python = Path(os.path.abspath(a.python)) if a.python else core_venv()
     ok = True
     with tempfile.TemporaryDirectory() as tmp, stub_server(0) as stub:
         root = make_project(Path(tmp), 1, stub.url)

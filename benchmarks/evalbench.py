@@ -78,7 +78,8 @@ def make_project(root: Path, n_cases: int, target: str, *, concurrency: int = 16
     (root / "cases").mkdir(exist_ok=True)
     lines = ["suite: bench", "cases:"]
     for i in range(n_cases):
-        lines += [f"  - id: case-{i:05d}", f"    prompt: How do I freeze my card? ({i})",
+        lines += [f"  - id: case-{i:05d}",
+                  f"    prompt: How do I freeze my card? ({root.name} {i})",
                   f"    expect: {expect}"]
     (root / "cases" / "bench.yaml").write_text("\n".join(lines) + "\n")
     return root

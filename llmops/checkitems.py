@@ -41,10 +41,13 @@ RUNTEST_HOOKS = ("pytest_runtest_setup", "pytest_runtest_call", "pytest_runtest_
 class CheckItem(pytest.Item):
     """One expectation (`key`) of one case run, judged on that run's exchange."""
 
-    def __init__(self, *, run: CaseRun, key: str, marks: Iterable[Any], **kw: Any) -> None:
+    def __init__(self, *, run: CaseRun, key: str, marks: Iterable[Any], originalname: str,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.run = run
         self.key = key
+        #: the test's name without its parameter, as a pytest Function has it
+        self.originalname = originalname
         self.own_markers.extend(marks)
         self.fixturenames: tuple[str, ...] = ()  # for --setup-show and plugins that look
 
@@ -71,9 +74,18 @@ def make_items(collector: pytest.Collector, name: str, function: Callable[..., A
                key: str, runs: list[tuple[CaseRun, str, list[Any]]]) -> list[CheckItem]:
     """The items of test `name` (which judges `key`) for these (run, id, markers)."""
     marks = list(getattr(function, "pytestmark", ()))
-    return [CheckItem.from_parent(collector, name=f"{name}[{ident}]", run=run, key=key,
-                                  marks=[*marks, *case_marks])
-            for run, ident, case_marks in runs]
+    base = f"{collector.nodeid}::{name}"  # node ids as a parametrized function's
+    items = [CheckItem.from_parent(collector, name=f"{name}[{ident}]", run=run, key=key,
+                                   marks=[*marks, *case_marks], nodeid=f"{base}[{ident}]",
+                                   originalname=name)
+             for run, ident, case_marks in runs]
+    if items:
+        # `location` (a cached property pytest computes per item from its path) is the same
+        # file for all: computed once, set on each as the property would cache it.
+        relpath = items[0].location[0]
+        for item in items[1:]:
+            item.__dict__["location"] = (relpath, None, item.name)
+    return items
 
 
 def bypassable(config: pytest.Config) -> bool:
