@@ -691,7 +691,7 @@ class EvalSession:
         for rec in doc["results"]:
             rec["exchange"] = index.get((rec["case_id"], rec.get("repeat") or 1))
         doc["exchanges"] = exchanges
-        doc = scrub.deep(doc)
+        doc = scrub.deep_in_place(doc)  # built here: scrubbed where it lies, not copied
         key = integrity.results_key()
         if key is not None:
             integrity.sign(doc, key)

@@ -168,6 +168,46 @@ def deep(doc: Any) -> Any:
     return root[0]
 
 
+def deep_in_place(doc: Any) -> Any:
+    """`deep` for a document of our own making, which nothing else holds a clean copy of: its
+    strings scrubbed where they lie, without a second copy of the whole (the results of 10,000
+    cases are ~100 MB of dicts). Returns `doc`."""
+    if not values():
+        return doc
+    if isinstance(doc, str):
+        return text(doc)
+    if isinstance(doc, tuple):
+        doc = list(doc)  # as `deep` gives it
+    stack: list[Any] = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for k in [k for k in item if isinstance(k, str) and text(k) != k]:
+                item[text(k)] = item.pop(k)
+            for k, v in item.items():
+                if isinstance(v, str):
+                    clean = text(v)
+                    if clean is not v:
+                        item[k] = clean
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+                elif isinstance(v, tuple):
+                    item[k] = list(v)
+                    stack.append(item[k])
+        elif isinstance(item, list):
+            for i, v in enumerate(item):
+                if isinstance(v, str):
+                    clean = text(v)
+                    if clean is not v:
+                        item[i] = clean
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+                elif isinstance(v, tuple):
+                    item[i] = list(v)
+                    stack.append(item[i])
+    return doc
+
+
 def contains_secret(s: str) -> bool:
     return any(v in s for v in values()) if s else False
 
