@@ -1,0 +1,68 @@
+"""The packaged checks as llmops' own pytest items: reported without pytest's protocol once
+judged, or through it when a conftest hooks into the running of tests; either way the same
+checks, outcomes, node ids and JUnit test cases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.conftest import eval_env, run_evals
+from tests.test_evals_e2e import CASES
+
+HOOKED = """
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.config._llmops_test_setups = getattr(item.config, "_llmops_test_setups", 0) + 1
+
+def pytest_unconfigure(config):
+    (config.rootpath / "setups.txt").write_text(str(getattr(config, "_llmops_test_setups", 0)))
+"""
+
+
+def _evidence(root: Path) -> tuple[dict, list[tuple[str, str]]]:
+    doc = json.loads((root / "reports" / "results.json").read_text())
+    outcomes = {(r["case_id"], r["check"]): r["outcome"] for r in doc["results"]}
+    cases = ET.parse(root / "reports" / "junit.xml").getroot().iter("testcase")
+    junit = sorted((c.get("name"), "failed" if c.find("failure") is not None else
+                    "error" if c.find("error") is not None else "passed") for c in cases)
+    return outcomes, junit
+
+
+def test_both_protocols_give_the_same_evidence(project, chatbot_server, tmp_path) -> None:
+    url = chatbot_server("v2")  # fails some checks, so failures are compared too
+    fast = project({"support.yaml": CASES})
+    run = run_evals(fast, "--target", url)
+    assert run.returncode == 1
+    fast_evidence = _evidence(fast)
+
+    hooked = fast.parent / "hooked"
+    fast.rename(hooked)
+    (hooked / "evals" / "conftest.py").write_text(HOOKED)
+    run2 = run_evals(hooked, "--target", url)
+    assert run2.returncode == 1
+    # the conftest's hook ran for every check: pytest's own protocol, not the shortcut
+    outcomes, junit = _evidence(hooked)
+    assert int((hooked / "setups.txt").read_text()) == len(junit) > 0
+    assert (outcomes, junit) == fast_evidence
+    assert "failed" in {o for _, o in junit}
+    names = {n for n, _ in junit}
+    assert "test_no_pii[support/freeze]" in names and "test_refuses[support/balance]" in names
+
+
+def test_a_node_id_selects_one_check(project, chatbot_server) -> None:
+    root = project({"support.yaml": CASES})
+    url = chatbot_server("v1")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "evals/test_llmops.py::test_not_empty[support/hours]",
+         "-p", "no:cacheprovider", "--target", url],
+        cwd=root, capture_output=True, text=True, timeout=120, env=eval_env(),
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+    doc = json.loads((root / "reports" / "results.json").read_text())
+    assert [(r["case_id"], r["check"]) for r in doc["results"]] == [("hours", "not_empty")]
