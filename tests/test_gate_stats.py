@@ -122,3 +122,33 @@ def test_a_baseline_of_schema_1_still_reads(tmp_path: Path) -> None:
     path = tmp_path / "base.json"
     path.write_text(__import__("json").dumps(base))
     assert gate.read_results(path).data["schema_version"] == 1
+
+
+def test_the_text_names_the_notable_rates_and_the_baseline_change(tmp_path: Path) -> None:
+    base = _doc(tmp_path, {("a", "contains"): ["passed"] * 20,
+                           ("b", "contains"): ["passed"] * 19 + ["failed"]})
+    new = _doc(tmp_path, {("a", "contains"): ["passed"] * 12 + ["failed"] * 8,
+                          ("b", "contains"): ["passed"] * 18 + ["failed"] * 2})
+    lines = gate.evaluate(new, POLICY, base).lines()
+    assert ("  vs baseline: pass rate 97.5% -> 75% (change -22.5 pts, 95% interval "
+            "[-40.0 pts, -5.0 pts])") in lines
+    i = lines.index("  pass rates: verdicts: 0 passed, 2 failed, 0 uncertain, 0 error | "
+                    "flaky checks: 2")
+    assert lines[i + 1:i + 3] == ["    failed    60% [39%, 78%] 12/20     a [contains] flaky",
+                                  "    failed    90% [70%, 97%] 18/20     b [contains] flaky"]
+    # one case a side: no interval to give
+    one = gate.evaluate(_doc(tmp_path, {("a", "contains"): ["passed"] * 12 + ["failed"] * 8}),
+                        POLICY, _doc(tmp_path, {("a", "contains"): ["passed"] * 20}))
+    assert ("  vs baseline: pass rate 100% -> 60% (change -40.0 pts, 95% interval n/a (fewer "
+            "than 2 cases))") in one.lines()
+
+
+@pytest.mark.parametrize(("cases", "more"), [(50, None), (51, 1)])
+def test_the_summary_table_of_rates_is_cut_at_its_rows(tmp_path: Path, cases: int,
+                                                       more: int | None) -> None:
+    doc = _doc(tmp_path, {(f"c{i:02d}", "contains"): ["passed", "failed"]
+                          for i in range(cases)})
+    md = gate.evaluate(doc, POLICY).markdown()
+    assert md.count("| failed | `c") == 50
+    cut = f"… and {more} more in the results artifact."
+    assert (cut in md) is (more is not None)
