@@ -453,3 +453,14 @@ def test_bootstrap_needs_two_cases_a_side() -> None:
     assert stats.quantile_diff_interval({"a": [1.0]}, {"a": [1.0], "b": [2.0]}) == (None, None)
     # no samples at all in a case: the rate is undefined in every draw, so no interval
     assert stats.rate_diff_interval([(0, 0), (0, 0)], [(1, 1), (1, 1)]) == (None, None)
+
+
+def test_pass_hat_k_stays_exact_for_many_samples() -> None:
+    """C(1500, 1000) and C(2000, 1000) are beyond floats; their ratio is not."""
+    import math
+
+    def log_comb(n: int, k: int) -> float:
+        return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+    got = stats.pass_hat_k(1500, 2000, 1000)
+    assert got == pytest.approx(math.exp(log_comb(1500, 1000) - log_comb(2000, 1000)), rel=1e-9)
