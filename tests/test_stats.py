@@ -464,3 +464,14 @@ def test_pass_hat_k_stays_exact_for_many_samples() -> None:
 
     got = stats.pass_hat_k(1500, 2000, 1000)
     assert got == pytest.approx(math.exp(log_comb(1500, 1000) - log_comb(2000, 1000)), rel=1e-9)
+
+
+def test_case_samples_after_a_case_file_or_a_skipped_record_count() -> None:
+    recs = [
+        {"case_id": "cases/x.yaml", "check": "case_file", "outcome": "failed"},
+        {"case_id": "a", "check": "x", "outcome": "skipped", "repeat": 1},
+        {"case_id": "a", "check": "x", "outcome": "passed", "repeat": 2},
+        {"case_id": "b", "check": "x", "outcome": "failed", "repeat": 1},
+    ]
+    got = [(c["case_id"], c["samples"], c["passed"]) for c in stats.case_stats(recs, [])]
+    assert got == [("a", 1, 1), ("b", 1, 0)]
