@@ -42,7 +42,8 @@ def test_text_it_would_not_change_is_none(original: str) -> None:
     ("`code`", "code"),
     # an underscore: a separator between digits, emphasis beside one, kept inside identifiers
     ("4111_1111_1111_1111", "4111-1111-1111-1111"), ("_4111_", "4111"), ("1_ ", "1 "),
-    ("x _1", "x 1"), ("x1_2", None),
+    ("x _1", "x 1"), ("x1_2", None), ("40_ x", "40 x"), ("0_ ", "0 "), ("1_2a", None),
+    ("j @ example.com", "j@example.com"),
     # tabs, character references, %40
     ("a\tb", "a b"), ("&#64;&#x40;&commat;&nbsp;&bogus;", "@@@ &bogus;"), ("&#x41;", "A"),
     ("&#8211;", "-"), ("&AMP;", "&"), ("&#32;", " "), ("jane%40example.com", "jane@example.com"),
