@@ -150,5 +150,6 @@ def test_the_summary_table_of_rates_is_cut_at_its_rows(tmp_path: Path, cases: in
                           for i in range(cases)})
     md = gate.evaluate(doc, POLICY).markdown()
     assert md.count("| failed | `c") == 50
-    cut = f"… and {more} more in the results artifact."
-    assert (cut in md) is (more is not None)
+    assert ("more in the results artifact." in md) is (more is not None)
+    if more is not None:
+        assert f"\n… and {more} more in the results artifact." in md

@@ -361,3 +361,65 @@ def test_target_strings() -> None:
     assert public_target("https://user:pw@api.x.com/v1?api_key=sk-1&a=b") == (
         "https://api.x.com/v1?api_key=***&a=b"
     )
+
+
+# -- what each attempt tells the adaptive limit
+
+
+@pytest.mark.parametrize(("err", "outcome"), [
+    (TargetError("rate_limited", "x"), "rate_limited"),
+    (TargetError("http_error", "x", status=429), "rate_limited"),
+    (TargetError("http_error", "x", status=430), "error"),
+    (TargetError("http_error", "x", status=503), "unavailable"),
+    (TargetError("http_error", "x", status=502), "error"),
+    (TargetError("bad_response", "x", interrupted=True), "interrupted"),
+    (TargetError("timeout", "x"), "timeout"),
+    (TargetError("timeout", "x", status=503), "unavailable"),
+    (TargetError("bad_response", "x"), "error"),
+])
+def test_a_failure_is_classified_for_the_adaptive_limit(err: TargetError, outcome: str) -> None:
+    assert runner._outcome(err) == outcome
+
+
+class Heard:
+    """The run's real adaptive limit, with what each attempt told it kept."""
+
+    def __init__(self) -> None:
+        from llmops.concurrency import AdaptiveLimit
+
+        self.limit = AdaptiveLimit(4)
+        self.heard: list[tuple[str, float | None, str]] = []
+
+    async def acquire(self) -> Any:
+        return await self.limit.acquire()
+
+    def release(self, permit: Any, outcome: str, latency_ms: float | None = None,
+                signal: str = "latency") -> None:
+        self.heard.append((outcome, latency_ms, signal))
+        self.limit.release(permit, outcome, latency_ms, signal)
+
+
+class Answers(Target):
+    name = "answers"
+
+    def __init__(self, replies: list[Reply | TargetError]) -> None:
+        self.replies = replies
+
+    async def ask(self, messages: list[dict[str, str]]) -> Reply:
+        got = self.replies.pop(0)
+        if isinstance(got, TargetError):
+            raise got
+        return got
+
+
+def test_the_limit_hears_first_token_times_of_streamed_answers_and_latency_of_others() -> None:
+    heard = Heard()
+    ex = asyncio.run(ask(Answers([Reply("a", first_token_ms=12.5)]), MSG, FAST,
+                         limit=heard))  # type: ignore[arg-type]
+    assert heard.heard == [("ok", 12.5, "first_token")] and ex.first_token_ms == 12.5
+    heard = Heard()
+    ex = asyncio.run(ask(Answers([TargetError("http_error", "busy", status=503, retryable=True),
+                                  Reply("b")]), MSG, FAST, limit=heard))  # type: ignore[arg-type]
+    (first, _, _), (second, latency, signal) = heard.heard
+    assert (first, second, signal) == ("unavailable", "ok", "latency")
+    assert latency == ex.latency_ms and ex.response == "b"
