@@ -73,6 +73,9 @@ def make_project(root: Path, n_cases: int, target: str, *, concurrency: int = 16
     (root / "pyproject.toml").write_text(
         "[tool.llmops]\ncases = 'cases'\n"
         f"target = '{target}'\nmodel = 'stub'\nconcurrency = {concurrency}\n"
+        # the workloads name their concurrency (promptfoo's -j too): fixed, not the adaptive
+        # limit's slow start from one at a time
+        "adaptive_concurrency = false\n"
         "timeout_s = 30\nmax_latency_ms = 5000\n"
     )
     (root / "cases").mkdir(exist_ok=True)
