@@ -153,3 +153,16 @@ def test_the_summary_table_of_rates_is_cut_at_its_rows(tmp_path: Path, cases: in
     assert ("more in the results artifact." in md) is (more is not None)
     if more is not None:
         assert f"\n… and {more} more in the results artifact." in md
+
+
+def test_single_samples_get_rates_only_when_a_threshold_is_below_one(tmp_path: Path) -> None:
+    one = {("c", "contains"): ["passed"]}
+    assert gate.evaluate(_doc(tmp_path, one), POLICY).rates == []
+    rates = gate.evaluate(_doc(tmp_path, one, thresholds={"c": 0.8}), POLICY).rates
+    assert [(r["case_id"], r["min_pass_rate"], r["samples"]) for r in rates] == [("c", 0.8, 1)]
+    # a stats entry without its threshold holds the case to every sample
+    doc = _doc(tmp_path, {("c", "contains"): ["passed", "failed"]})
+    for s in doc["stats"]:
+        s.pop("min_pass_rate", None)
+    [rate] = gate.evaluate(doc, POLICY).rates
+    assert (rate["min_pass_rate"], rate["verdict"]) == (1.0, "failed")
