@@ -7,15 +7,20 @@ on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from llmops.chatbot.server import create_app, serve_in_thread
 from tests.conftest import eval_env, run_evals
 from tests.test_evals_e2e import CASES  # the same three support cases
 
@@ -336,27 +341,41 @@ def test_a_run_killed_mid_way_leaves_no_results_to_gate(repo, chatbot_server) ->
 
 def test_two_runs_cannot_write_one_reports_directory(repo, chatbot_server) -> None:
     root = repo()
-    # Slow enough that the first run is still asking while the second starts and the gate reads.
-    slow = chatbot_server("v1", latency_ms=20_000)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "evals/", "-p", "no:cacheprovider", "--target", slow,
-         "--timeout", "120"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=eval_env(PYTHONUNBUFFERED="1"),
-    )
-    try:
-        for line in first.stdout:  # type: ignore[union-attr]
-            if "llmops: asking" in line:
-                break
-        second = run_evals(root, "--target", chatbot_server("v2"))
-        assert second.returncode == pytest.ExitCode.USAGE_ERROR
-        assert "another eval run is writing these reports (pid " in second.stderr
-        assert f"pid {first.pid}" in second.stderr
-        gate = llmops(root, "gate")
-        assert gate.returncode == 2
-        assert f"an eval run (pid {first.pid}" in gate.stderr
-    finally:
-        out = first.communicate(timeout=120)[0]
+    # The first run's answers are held until the test has seen the second run and the gate
+    # refused (a fixed latency was a race on a loaded machine: the first run could end first),
+    # and each for at least 4 s, over the 3 s latency budget, so its latency checks fail.
+    release = threading.Event()
+    reference = create_app("v1")
+
+    async def held(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/chat/completions"):
+            arrived = time.monotonic()
+            while not release.is_set() or time.monotonic() - arrived < 4:
+                await asyncio.sleep(0.05)
+        await reference(scope, receive, send)
+
+    with serve_in_thread(held) as slow:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "evals/", "-p", "no:cacheprovider", "--target",
+             slow, "--timeout", "300"],
+            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=eval_env(PYTHONUNBUFFERED="1"),
+        )
+        try:
+            for line in first.stdout:  # type: ignore[union-attr]
+                if "llmops: asking" in line:
+                    break
+            second = run_evals(root, "--target", chatbot_server("v2"))
+            assert second.returncode == pytest.ExitCode.USAGE_ERROR
+            assert "another eval run is writing these reports (pid " in second.stderr
+            assert f"pid {first.pid}" in second.stderr
+            gate = llmops(root, "gate")
+            assert gate.returncode == 2
+            assert f"an eval run (pid {first.pid}" in gate.stderr
+            assert first.poll() is None  # still asking: the refusals above were the lock's
+        finally:
+            release.set()
+            out = first.communicate(timeout=300)[0]
     assert first.returncode == 1, out[-2000:]  # its answers are over the latency budget
     doc = results_of(root)
     assert doc["run"]["target"] == slow and doc["run"]["coverage"]["complete"]  # the first run's
