@@ -139,8 +139,12 @@ def subset_allowed(selection: Mapping[str, Any] | None, allowed: Iterable[Mappin
     """The entry of `[tool.llmops.gate] allow_subsets` this run's selection matches, if any.
 
     An entry names selection fields (`keyword`, `markers`, `cases`); a run matches when each
-    named field equals the run's and the fields it does not name were not used.
+    named field equals the run's and the fields it does not name were not used. One shard of
+    several matches none: it is a part of the run its selection names.
     """
+    shard = (selection or {}).get("shard")
+    if isinstance(shard, Mapping) and shard.get("count") != 1:
+        return None  # a shard is part of a run, whatever the run selected: merge the shards
     sel = {k: v for k, v in (selection or {}).items() if k in SELECTION_KEYS and v}
     for entry in allowed:
         if {k: v for k, v in entry.items() if v} == sel:

@@ -424,7 +424,10 @@ def evaluate(
     if not (cov.complete or excused):
         sel = _selection(data["run"].get("selection"))
         how = f" (selected with {sel})" if sel else ""
-        reasons.append(Reason("coverage", f"partial run{how}: {cov.describe()}"))
+        shard = (data["run"].get("selection") or {}).get("shard")
+        hint = (f" (one shard: merge all {shard.get('count')} with `llmops results merge`)"
+                if isinstance(shard, Mapping) and shard.get("count") != 1 else "")
+        reasons.append(Reason("coverage", f"partial run{how}: {cov.describe()}{hint}"))
     # The plugin writes a failing `case_file` record per broken file; the run's list is the
     # fallback for a results file that only has the list.
     if not any(r["check"] == "case_file" and r["outcome"] in FAILING for r in records):

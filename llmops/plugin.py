@@ -31,6 +31,7 @@ from llmops.fileio import write_json
 from llmops.report import RATE_ROWS, rates_html
 from llmops.reportdir import ReportsDir
 from llmops.runner import Exchange, RetryPolicy, ask_all
+from llmops.shards import Shard, assign
 from llmops.targets import make_target, public_target, validate_target
 from llmops.textsafe import one_line, printable
 
@@ -73,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "only from a run that covered every case)")
     group.addoption("--no-feedback", action="store_false", dest="feedback",
                     help="never turn failed checks into feedback records")
+    group.addoption("--shard", metavar="I/N",
+                    help="run only shard I of N of the selected cases (a split by case id that "
+                    "every machine computes alike); `llmops results merge` joins the N results")
 
 
 # tryfirst: before pytest-html and junitxml configure themselves, so the defaults take effect.
@@ -96,6 +100,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[SESSION] = session
+    if session.shard is not None:
+        config.pluginmanager.register(ShardFilter(session), "llmops-shard")
     if config.option.collectonly:
         return  # collecting asks nothing and writes nothing: the last run's evidence stays
     try:
@@ -173,6 +179,9 @@ class EvalSession:
         except InputError as exc:
             raise InputError(f"--target: {exc}") from exc
         self.repeat, self.repeat_max = parse_repeat(str(opt("repeat")))
+        self.shard = Shard.parse(opt("shard")) if opt("shard") is not None else None
+        #: This shard holds none of the selected cases (more shards than cases).
+        self.shard_empty = False
         if self.repeat_max > 1:
             stats.require()
         self.results_path = self.cfg.resolve(opt("results")) if opt("results") else (
@@ -621,16 +630,11 @@ class EvalSession:
         cases = None
         if self.cfg.cases.resolve() != self.defined_dir.resolve():
             cases = _display(self.cfg.cases, self.cfg.root)
-        shard = getattr(opt, "shard", None)
-        if isinstance(shard, str) and "/" in shard:
-            index, _, count = shard.partition("/")
-            shard = {"index": int(index), "count": int(count)} if (
-                index.isdigit() and count.isdigit()) else None
         return {
             "keyword": getattr(opt, "keyword", None) or None,
             "markers": getattr(opt, "markexpr", None) or None,
             "cases": cases,
-            "shard": shard if isinstance(shard, dict) else None,
+            "shard": self.shard.as_dict() if self.shard else None,
             "deselected": self.deselected,
         }
 
@@ -652,7 +656,7 @@ class EvalSession:
         return cov
 
     def finish(self) -> dict[str, Any] | None:
-        if not self.records:
+        if not self.records and not self.shard_empty:
             return None
         versions_dir = self.cfg.chatbot.get("versions_dir") or "chatbot_versions"
         statistical = self.statistical
@@ -841,7 +845,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     es = _session(session.config)
     if es is None or session.config.option.collectonly:
         return
-    if not any(_run_of(i) is not None or _is_case_file_item(i) for i in session.items):
+    if es.shard_empty:
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            f"llmops: shard {es.shard} holds none of the selected cases (there are more shards "
+            "than cases): its results hold no check")
+    elif not any(_run_of(i) is not None or _is_case_file_item(i) for i in session.items):
         sel = _selection_text(es.selection())
         raise pytest.UsageError(
             f"llmops: no case selected from {_display(es.cfg.cases, es.cfg.root)}"
@@ -932,6 +940,40 @@ def _drop_unasked(session: pytest.Session, es: EvalSession, write: Callable[[str
         session.config.hook.pytest_deselected(items=dropped)
         es.deselected -= len(dropped)  # samples not needed, not cases the user selected out
         write(f"llmops: {len(dropped)} check(s) of runs adaptive repeats did not need: deselected")
+
+
+class ShardFilter:
+    """`--shard I/N`: keeps the checks of the cases shard I holds (registered only then).
+
+    trylast: after `-k` and `-m` have deselected, so the split is of the selected cases, and
+    every shard, computing the same split, asks a disjoint part of them."""
+
+    def __init__(self, es: EvalSession) -> None:
+        self.es = es
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        shard = self.es.shard
+        assert shard is not None
+        ids = {run.case.id for i in items if (run := _run_of(i)) is not None}
+        home = assign(ids, shard.count)
+        # A case's runs go where its id goes; what is not a case run (case-file errors, a test
+        # of the project's own without a case) runs once, in shard 1.
+        keep, dropped = [], []
+        for item in items:
+            run = _run_of(item)
+            mine = home[run.case.id] == shard.index if run is not None else shard.index == 1
+            (keep if mine else dropped).append(item)
+        # More shards than cases: this one holds none, and writes results that say so (the
+        # merge needs every shard), rather than fail a CI matrix sized for a larger suite.
+        self.es.shard_empty = bool(ids) and not any(_run_of(i) is not None for i in keep)
+        if dropped:
+            items[:] = keep
+            config.hook.pytest_deselected(items=dropped)
+            # Other shards' cases, not cases the user selected out: the selection's count
+            # stays the one an unsharded run records.
+            self.es.deselected -= sum(1 for i in dropped if _run_of(i) is not None)
 
 
 def _key_of(item: pytest.Item) -> str:
@@ -1069,6 +1111,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     doc = es.doc = es.finish()
     if doc is None:
         return
+    if es.shard_empty and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK  # an empty shard is a shard, not a mistake
     es.write(doc)
     if es.write_error and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # no evidence is no pass

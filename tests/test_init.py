@@ -200,13 +200,29 @@ def test_ci_github_writes_valid_workflows_wired_to_each_other(tmp_path, capsys) 
         return doc
 
     evals, promote, rollback = (load(p) for p in paths)
-    assert set(evals["on"]) == {"pull_request", "push"}
-    runs = [s.get("run", "") for s in evals["jobs"]["evals"]["steps"]]
-    assert any("pytest evals/" in r for r in runs)
+    assert set(evals["on"]) == {"pull_request", "push", "workflow_dispatch"}
+    # A matrix of shards (N: an input with a default), then one job that merges and gates.
+    shards = evals["on"]["workflow_dispatch"]["inputs"]["shards"]
+    assert shards["type"] == "number" and shards["default"] >= 1
+    job = evals["jobs"]["evals"]
+    assert job["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    assert job["strategy"]["fail-fast"] is False
+    runs = [s.get("run", "") for s in job["steps"]]
+    assert any('pytest evals/ --shard "$SHARD"' in r for r in runs)
+
+    def upload(steps: list) -> dict:
+        [found] = [s for s in steps
+                   if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+        assert found["if"] == "always()"
+        return found
+
+    assert upload(job["steps"])["with"]["name"] == "eval-shard-${{ matrix.shard }}"
+    gate = evals["jobs"]["gate"]
+    assert set(gate["needs"]) == {"plan", "evals"}
+    runs = [s.get("run", "") for s in gate["steps"]]
+    assert "llmops results merge shards/*/results.json -o reports/results.json" in runs
     assert any(r.startswith("llmops gate reports/results.json") for r in runs)
-    upload = [s for s in evals["jobs"]["evals"]["steps"]
-              if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
-    assert upload[0]["if"] == "always()" and upload[0]["with"]["name"] == "eval-reports"
+    assert upload(gate["steps"])["with"]["name"] == "eval-reports"
     assert promote["on"]["workflow_run"]["workflows"] == [evals["name"]]
     assert "llmops promote --ref" in promote["jobs"]["promote"]["steps"][-1]["run"]
     assert promote["jobs"]["promote"]["permissions"]["contents"] == "write"

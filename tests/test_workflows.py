@@ -3,6 +3,7 @@ take a commit whose evals passed, with write access only where a push happens.""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -56,24 +57,105 @@ def test_workflows_match_githubs_schema() -> None:
 # -- ci.yml ----------------------------------------------------------------------------------------
 
 
-def test_ci_runs_tests_evals_upload_and_gate() -> None:
+def job_of(doc: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    [job] = [j for j in doc["jobs"].values() if step in j.get("steps", [])]
+    return job
+
+
+def test_ci_runs_tests_then_sharded_evals_then_merges_and_gates() -> None:
     ci = load("ci.yml")
-    assert {"pull_request", "push"} <= set(ci["on"])
+    assert {"pull_request", "push", "workflow_dispatch"} <= set(ci["on"])
     assert ci["permissions"] == {"contents": "read"}
     setups = step_using(ci, "actions/setup-python")
     assert setups and all(s["with"]["cache"] == "pip" for s in setups)
     assert step_running(ci, r"^make test$")
+    # N: a workflow input with a default, which pushes and pull requests (no inputs) take too.
+    shards = ci["on"]["workflow_dispatch"]["inputs"]["shards"]
+    assert shards["type"] == "number" and isinstance(shards["default"], int)
+    plan = step_running(ci, r"seq -s")
+    assert plan["env"]["SHARDS"] == f"${{{{ inputs.shards || {shards['default']} }}}}"
+    plan_job = job_of(ci, plan)
+    assert plan_job["outputs"] == {"count": "${{ steps.plan.outputs.count }}",
+                                   "shards": "${{ steps.plan.outputs.shards }}"}
+    # The evals: a matrix of the planned shards, each asking its part and keeping its reports.
     evals = step_running(ci, r"pytest evals/")
     assert "continue-on-error" not in evals  # exit codes are handled in the script, see below
-    [upload] = step_using(ci, "actions/upload-artifact")
-    assert upload["if"] == "always()"
-    assert upload["with"]["path"].rstrip("/") == "reports"
+    assert '--shard "$SHARD"' in evals["run"]
+    assert evals["env"]["SHARD"] == "${{ matrix.shard }}/${{ needs.plan.outputs.count }}"
+    evals_job = job_of(ci, evals)
+    assert evals_job["needs"] == "plan"
+    assert evals_job["strategy"]["fail-fast"] is False
+    assert evals_job["strategy"]["matrix"] == {
+        "shard": "${{ fromJSON(needs.plan.outputs.shards) }}"}
+    [shard_upload] = [s for s in step_using(ci, "actions/upload-artifact")
+                      if s in evals_job["steps"]]
+    assert shard_upload["if"] == "always()"
+    assert shard_upload["with"]["path"].rstrip("/") == "reports"
+    assert shard_upload["with"]["name"] == "eval-shard-${{ matrix.shard }}"
+    order = evals_job["steps"]
+    assert order.index(evals) < order.index(shard_upload)
+    # One final job: every shard's results, merged, gated (job summary), uploaded as the
+    # eval-reports promote.yml takes.
+    merge = step_running(ci, r"llmops results merge")
+    gate_job = job_of(ci, merge)
+    assert set(gate_job["needs"]) == {"plan", "evals"}
+    assert gate_job["if"] == "${{ !cancelled() && needs.plan.result == 'success' }}"
+    [download] = step_using(ci, "actions/download-artifact")
+    assert download["with"] == {"pattern": "eval-shard-*", "path": "shards"}
+    assert merge["run"].endswith("llmops results merge shards/*/results.json "
+                                 "-o reports/results.json")
+    assert merge["env"]["LLMOPS_RESULTS_KEY"] == evals["env"]["LLMOPS_RESULTS_KEY"]
     gate_step = step_running(ci, r"llmops gate reports/results\.json")
     assert gate_step["if"] in ("always()", "${{ !cancelled() }}")
-    # The gate runs after the evals, in the same job, on the same files.
-    [evals_job] = [j for j in ci["jobs"].values() if evals in j["steps"]]
-    order = evals_job["steps"]
-    assert order.index(evals) < order.index(upload) < order.index(gate_step)
+    [upload] = [s for s in step_using(ci, "actions/upload-artifact") if s in gate_job["steps"]]
+    assert upload["if"] == "always()" and upload["with"]["name"] == "eval-reports"
+    steps_ = gate_job["steps"]
+    assert (steps_.index(download) < steps_.index(merge) < steps_.index(gate_step)
+            < steps_.index(upload))
+
+
+def run_plan(script: str, tmp_path: Path, shards: str) -> tuple[int, str, str]:
+    output = tmp_path / "output"
+    output.write_text("")
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output),
+                           "SHARDS": shards},
+        capture_output=True, text=True, check=False,
+    )
+    return proc.returncode, output.read_text(), proc.stdout
+
+
+@pytest.mark.parametrize("path", [WORKFLOWS / "ci.yml", "template"])
+@pytest.mark.parametrize(("shards", "count"), [("3", 3), ("1", 1), ("08", 8), ("256", 256)])
+def test_the_plan_gives_the_matrix_its_shards(tmp_path: Path, path: Any, shards: str,
+                                              count: int) -> None:
+    script = step_running(_workflow(path), r"seq -s")["run"]
+    code, output, _ = run_plan(script, tmp_path, shards)
+    assert code == 0
+    lines = dict(line.split("=", 1) for line in output.splitlines())
+    assert int(lines["count"]) == count
+    assert json.loads(lines["shards"]) == list(range(1, count + 1))
+
+
+@pytest.mark.parametrize("path", [WORKFLOWS / "ci.yml", "template"])
+@pytest.mark.parametrize("shards", ["0", "257", "abc", "", "-2", "3 ", "2; echo hi", "1e3"])
+def test_the_plan_refuses_a_bad_shard_count(tmp_path: Path, path: Any, shards: str) -> None:
+    script = step_running(_workflow(path), r"seq -s")["run"]
+    code, output, stdout = run_plan(script, tmp_path, shards)
+    assert code == 2 and output == ""
+    assert stdout.startswith("::error title=shards::expected")
+
+
+def _workflow(path: Any) -> dict[str, Any]:
+    if path == "template":
+        from llmops.scaffold import template
+
+        doc = yaml.safe_load(template("llmops.yml"))
+    else:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    doc["on"] = doc.pop(True, doc.get("on"))
+    return doc
 
 
 @pytest.mark.parametrize(("pytest_exit", "step_exit"), [(0, 0), (1, 0), (2, 2), (3, 3), (5, 5)])
@@ -164,7 +246,9 @@ def test_promote_uses_that_runs_results_for_that_commit() -> None:
     assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
     assert checkout["with"]["fetch-depth"] == 0  # the ancestry check needs history
     [download] = step_using(promote, "actions/download-artifact")
-    [upload] = step_using(ci, "actions/upload-artifact")
+    # The merged results the gate job uploads (not a shard's).
+    [upload] = [s for s in step_using(ci, "actions/upload-artifact")
+                if s in job_of(ci, step_running(ci, r"llmops results merge"))["steps"]]
     assert download["with"]["name"] == upload["with"]["name"]
     assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
     run = step_running(promote, r"bin/llmops promote ")["run"]

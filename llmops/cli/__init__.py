@@ -24,6 +24,7 @@ MODULES = (
     "llmops.cli.monitor",
     "llmops.cli.feedback",
     "llmops.cli.release",
+    "llmops.cli.results",
     "llmops.cli.redteam",
     "llmops.cli.compare",
     "llmops.cli.judge",
