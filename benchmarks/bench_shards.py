@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_evals import make_project  # noqa: E402
+from bench_evals import make_project
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int, str]:
@@ -63,15 +63,15 @@ def main() -> None:
         walls = []
         for i in range(1, a.shards + 1):
             before = sum(app.state.counts.values())
-            wall, cpu, _, out = timed([*evals, "--target", url, "--shard", f"{i}/{a.shards}",
-                                       "--reports", f"reports/s{i}"], root)
+            wall, cpu, _, _ = timed([*evals, "--target", url, "--shard", f"{i}/{a.shards}",
+                                     "--reports", f"reports/s{i}"], root)
             asked = sum(app.state.counts.values()) - before
             walls.append(wall)
             print(f"  shard {i}/{a.shards}: wall {wall:.1f} s, CPU {cpu:.1f} s, {asked} requests")
         files = [str(root / "reports" / f"s{i}" / "results.json") for i in range(1, a.shards + 1)]
         out_path = root / "reports" / "merged.json"
-        wall, cpu, rss, out = timed([sys.executable, "-m", "llmops", "results", "merge", *files,
-                                     "-o", str(out_path)], root)
+        wall, cpu, rss, _ = timed([sys.executable, "-m", "llmops", "results", "merge", *files,
+                                   "-o", str(out_path)], root)
         size = sum(Path(f).stat().st_size for f in files) / 1e6
         checks = json.loads(out_path.read_text())["summary"]["checks"]
         print(f"  merge of {a.shards} files ({size:.1f} MB, {checks} checks): wall {wall:.2f} s, "

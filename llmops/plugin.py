@@ -182,6 +182,9 @@ class EvalSession:
         self.shard = Shard.parse(opt("shard")) if opt("shard") is not None else None
         #: This shard holds none of the selected cases (more shards than cases).
         self.shard_empty = False
+        #: Case id -> its shard, once the split is made (at parametrization when nothing else
+        #: selects, else after -k and -m).
+        self.shard_home: dict[str, int] | None = None
         if self.repeat_max > 1:
             stats.require()
         self.results_path = self.cfg.resolve(opt("results")) if opt("results") else (
@@ -266,7 +269,7 @@ class EvalSession:
             # Built once for all check keys: ~5 checks a case make this the hot path of
             # collecting thousands of cases.
             self._runs = {}
-            for case in self.loaded.cases:
+            for case in self.collected_cases():
                 marks: list[Any] = [
                     getattr(pytest.mark, marker_name(t)).mark for t in (*case.tags, case.severity)
                 ]
@@ -284,6 +287,19 @@ class EvalSession:
     def params(self, key: str) -> list[Any]:
         """The parameters of a test of the project's own that judges `key`."""
         return [pytest.param(run, id=ident, marks=marks) for run, ident, marks in self.runs(key)]
+
+    def collected_cases(self) -> list[Case]:
+        """The cases to parametrize: all of them, or with `--shard` and nothing that could leave
+        a case out (`-k`, `-m`, `--deselect`, a test id), this shard's only, so a shard collects
+        its own part rather than every case (the split is the same either way)."""
+        cases = self.loaded.cases
+        opt, args = self.pytest_config.option, self.pytest_config.args
+        narrowed = (getattr(opt, "keyword", None) or getattr(opt, "markexpr", None)
+                    or getattr(opt, "deselect", None) or any("::" in a for a in args))
+        if self.shard is None or narrowed:
+            return cases
+        self.shard_home = assign([c.id for c in cases], self.shard.count)
+        return [c for c in cases if self.shard_home[c.id] == self.shard.index]
 
     @property
     def adaptive(self) -> bool:
@@ -956,8 +972,10 @@ class ShardFilter:
                                       items: list[pytest.Item]) -> None:
         shard = self.es.shard
         assert shard is not None
-        ids = {run.case.id for i in items if (run := _run_of(i)) is not None}
-        home = assign(ids, shard.count)
+        if self.es.shard_home is None:
+            self.es.shard_home = assign(
+                {run.case.id for i in items if (run := _run_of(i)) is not None}, shard.count)
+        home = self.es.shard_home
         # A case's runs go where its id goes; what is not a case run (case-file errors, a test
         # of the project's own without a case) runs once, in shard 1.
         keep, dropped = [], []
@@ -967,7 +985,7 @@ class ShardFilter:
             (keep if mine else dropped).append(item)
         # More shards than cases: this one holds none, and writes results that say so (the
         # merge needs every shard), rather than fail a CI matrix sized for a larger suite.
-        self.es.shard_empty = bool(ids) and not any(_run_of(i) is not None for i in keep)
+        self.es.shard_empty = bool(home) and not any(_run_of(i) is not None for i in keep)
         if dropped:
             items[:] = keep
             config.hook.pytest_deselected(items=dropped)

@@ -592,3 +592,37 @@ def test_the_workflow_shards_merges_and_gates_on_separate_machines(sharded, tmp_
     assert integrity.verify(merged, KEY.encode()) is None
     assert "allowed" in summary.read_text().lower()
     assert (gate_machine / "reports" / "report.html").is_file()
+
+
+def test_with_a_keyword_the_split_is_of_the_selected_cases(sharded) -> None:
+    """`-k` selects first (in every shard alike), then the split is made: the merged shards are
+    the unsharded `-k` run, deselected count included, and still partial for the gate."""
+    root = sharded["root"]
+    from llmops.chatbot.server import create_app, serve_in_thread
+
+    app = create_app("v1")
+    with serve_in_thread(app) as url:
+        procs = [evals(root, url, "-k", "q0", "--shard", f"{i}/2", "--reports", f"reports/k{i}")
+                 for i in (1, 2)]
+        for p in procs:
+            finish(p)
+        finish(evals(root, url, "-k", "q0", "--reports", "reports/kfull"))
+        assert sum(app.state.counts.values()) == 2 * 7 * REPEAT
+    shards = [root / "reports" / f"k{i}" / "results.json" for i in (1, 2)]
+    sizes = sorted(len({r["case_id"] for r in load(p)["results"]}) for p in shards)
+    assert sizes == [3, 4]
+    out = root / "reports" / "kmerged.json"
+    proc = llmops(root, "results", "merge", *map(str, shards), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    merged, full = load(out), load(root / "reports" / "kfull" / "results.json")
+    assert sorted(map(_without_latency, merged["results"]), key=_key) == \
+        sorted(map(_without_latency, full["results"]), key=_key)
+    assert merged["run"]["selection"] == full["run"]["selection"]
+    assert full["run"]["selection"]["keyword"] == "q0" and full["run"]["selection"]["deselected"]
+    assert merged["run"]["coverage"] == full["run"]["coverage"]
+    gate = llmops(root, "gate", str(out))
+    assert gate.returncode == 1 and "partial run (selected with -k 'q0')" in gate.stdout
+    # A shard run with another selection is not part of this run.
+    proc = llmops(root, "results", "merge", str(shards[0]), str(sharded["shards"][1]), "-o",
+                  str(root / "reports" / "bad.json"))
+    assert proc.returncode == 2 and "not one selection (-k, -m, --cases)" in proc.stderr
