@@ -106,6 +106,7 @@ def test_ci_runs_tests_then_sharded_evals_then_merges_and_gates() -> None:
                                  "-o reports/results.json")
     assert merge["env"]["LLMOPS_RESULTS_KEY"] == evals["env"]["LLMOPS_RESULTS_KEY"]
     gate_step = step_running(ci, r"llmops gate reports/results\.json")
+    assert gate_step["env"]["LLMOPS_RESULTS_KEY"] == evals["env"]["LLMOPS_RESULTS_KEY"]
     assert gate_step["if"] in ("always()", "${{ !cancelled() }}")
     [upload] = [s for s in step_using(ci, "actions/upload-artifact") if s in gate_job["steps"]]
     assert upload["if"] == "always()" and upload["with"]["name"] == "eval-reports"
