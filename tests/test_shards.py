@@ -340,11 +340,30 @@ def test_shards_of_two_commits_are_refused(sharded, tmp_path) -> None:
     refused(proc, out, "not one commit", f"{a} has '{old}'", f"{later} has '{new}'")
 
 
+def copy_case(src: dict[str, Any], dst: dict[str, Any], case_id: str, *, move: bool) -> None:
+    """Put a case's records and exchanges from one shard into another, every record pointing
+    at its own exchange (a careful forger's edit: the evidence checks all hold)."""
+    for doc, taking in ((dst, True), (src, False)):
+        if not taking and not move:
+            continue
+        if taking:
+            doc["results"].extend(copy.deepcopy([r for r in src["results"]
+                                                 if r["case_id"] == case_id]))
+            doc["exchanges"].extend(copy.deepcopy([e for e in src["exchanges"]
+                                                   if e["case_id"] == case_id]))
+        else:
+            doc["results"] = [r for r in doc["results"] if r["case_id"] != case_id]
+            doc["exchanges"] = [e for e in doc["exchanges"] if e["case_id"] != case_id]
+        index = {(e["case_id"], e["repeat"]): n for n, e in enumerate(doc["exchanges"])}
+        for r in doc["results"]:
+            r["exchange"] = index.get((r["case_id"], r["repeat"]))
+
+
 def test_overlapping_cases_are_refused(sharded, tmp_path) -> None:
     """A shard that also holds another shard's case (figures made to add up, signed again)."""
     a, b, _ = (load(p) for p in sharded["shards"])
-    stolen = [r for r in a["results"] if r["case_id"] == a["results"][0]["case_id"]]
-    b["results"].extend(copy.deepcopy(stolen))
+    stolen = [r for r in a["results"] if r["case_id"] == a["exchanges"][0]["case_id"]]
+    copy_case(a, b, stolen[0]["case_id"], move=False)
     b["summary"] = results.summarize(b["results"])
     results.add_stats(b, {})
     integrity.sign(b, KEY.encode())
@@ -358,9 +377,8 @@ def test_overlapping_cases_are_refused(sharded, tmp_path) -> None:
 
 def test_a_case_moved_to_another_shard_is_refused(sharded, tmp_path) -> None:
     a, b, c = (load(p) for p in sharded["shards"])
-    moved = b["results"][0]["case_id"]
-    a["results"].extend(r for r in b["results"] if r["case_id"] == moved)
-    b["results"] = [r for r in b["results"] if r["case_id"] != moved]
+    moved = b["exchanges"][0]["case_id"]
+    copy_case(b, a, moved, move=True)
     paths = []
     for i, d in enumerate((a, b, c), 1):
         d["summary"] = results.summarize(d["results"])
