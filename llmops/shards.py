@@ -143,7 +143,8 @@ def _problems(parts: Sequence[Part], key: bytes | None) -> list[str]:
                 f"{p.path} has {_show(p.run.get(field))}" for p in parts))
     # What the target said of itself is known only to shards that asked it something.
     asked = [p for p in parts if p.run.get("requests")] or list(parts)
-    for field, name in (("target", "target"), ("chatbot_version", "chatbot version")):
+    for field, name in (("target", "target"), ("chatbot_version", "chatbot version"),
+                        ("generation", "generation settings")):
         if len({_text(p.run.get(field)) for p in asked}) > 1:
             out.append(f"not one {name}: " + "; ".join(
                 f"{p.path} has {_show(p.run.get(field))}" for p in asked))
@@ -221,16 +222,12 @@ def _document(parts: Sequence[Part]) -> dict[str, Any]:
 
     first = parts[0].run
     asked = next((p.run for p in parts if p.run.get("requests")), first)
-    run: dict[str, Any] = {
-        "id": uuid.uuid4().hex,
-        "started_at": min(p.run["started_at"] for p in parts),
-        "finished_at": max(p.run["finished_at"] for p in parts),
-    }
-    for field in ("git_commit", "git_branch", "git_dirty", "git_dirty_paths", "target",
-                  "chatbot_version", "cases_digest", "llmops_version", "repeat", "repeat_max"):
-        source = asked if field in ("target", "chatbot_version") else first
-        if field in source:
-            run[field] = source[field]
+    # What every shard shares (checked above), and any field this merge does not know of, as a
+    # shard that asked the target recorded it; then what is the run's as a whole, recomputed.
+    run: dict[str, Any] = {k: v for k, v in asked.items()
+                           if k not in ("abandoned", "concurrency_control", "shards")}
+    run.update(id=uuid.uuid4().hex, started_at=min(p.run["started_at"] for p in parts),
+               finished_at=max(p.run["finished_at"] for p in parts))
     if any(p.run.get("git_dirty") for p in parts):
         run["git_dirty"] = True
         paths = [x for p in parts for x in p.run.get("git_dirty_paths") or ()]
@@ -306,24 +303,38 @@ def _judge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _control(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The adaptive concurrency limits of the shards as one: the lowest any went to, the backoffs
-    of all, and the target as the bottleneck if it was on any shard."""
+    """The shards' concurrency limits as one (`run.concurrency_control`): the widest range any
+    went over, the backoffs, signals and queueing of all, and the target as the bottleneck if
+    it was on any shard."""
     if not parts:
         return None
-    out: dict[str, Any] = {}
-    for field, pick in (("initial", max), ("lowest", min), ("final", min)):
+    first = parts[0]
+    out: dict[str, Any] = {
+        "mode": "adaptive" if any(p.get("mode") == "adaptive" for p in parts) else first["mode"]}
+    for field, pick in (("ceiling", max), ("initial", max), ("lowest", min), ("highest", max),
+                        ("final", min), ("capacity", min)):
         values = [p[field] for p in parts if isinstance(p.get(field), int)]
         if values:
             out[field] = pick(values)
-    backoffs: dict[str, int] = {}
-    for p in parts:
-        for k, v in (p.get("backoffs") or {}).items():
-            backoffs[k] = backoffs.get(k, 0) + int(v)
-    if any("backoffs" in p for p in parts):
-        out["backoffs"] = backoffs
-    necks = {p.get("bottleneck") for p in parts} - {None}
-    if necks:
-        out["bottleneck"] = "target" if "target" in necks else "suite"
+    for field in ("backoffs", "signals"):
+        if any(field in p for p in parts):
+            total: dict[str, int] = {}
+            for p in parts:
+                for k, v in (p.get(field) or {}).items():
+                    total[k] = total.get(k, 0) + int(v)
+            out[field] = total
+    if any("recoveries" in p for p in parts):
+        out["recoveries"] = sum(int(p.get("recoveries") or 0) for p in parts)
+    queued = [p["queued_ms"] for p in parts if isinstance(p.get("queued_ms"), Mapping)]
+    if queued:
+        out["queued_ms"] = {
+            "total": round(sum(float(q.get("total") or 0) for q in queued), 3),
+            "max": max(float(q.get("max") or 0) for q in queued),
+            "waited": sum(int(q.get("waited") or 0) for q in queued),
+            "acquired": sum(int(q.get("acquired") or 0) for q in queued),
+        }
+    out["bottleneck"] = ("target" if any(p.get("bottleneck") == "target" for p in parts)
+                         else first.get("bottleneck", "suite"))
     return out
 
 
