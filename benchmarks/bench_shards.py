@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_evals import make_project
+from evalbench import make_project
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int, str]:
@@ -49,9 +49,9 @@ def main() -> None:
 
     app = create_app("v1", latency_ms=a.latency_ms)
     evals = [sys.executable, "-m", "pytest", "evals/", "-q", "-p", "no:cacheprovider",
-             "--no-feedback", "--concurrency", str(a.concurrency)]
+             "--no-feedback", "--model", "v1"]
     with tempfile.TemporaryDirectory() as tmp, serve_in_thread(app) as url:
-        root = make_project(Path(tmp), a.cases)
+        root = make_project(Path(tmp) / "proj", a.cases, url, concurrency=a.concurrency)
         for args in (["init", "-q"], ["add", "-A"],
                      ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "cases"]):
             subprocess.run(["git", *args], cwd=root, check=True)
