@@ -455,13 +455,25 @@ class CommandTarget(Target):
         self.preferred_concurrency = usable_cores()
 
     async def ask(self, messages: list[Message]) -> Reply:
-        proc = await asyncio.create_subprocess_shell(
+        spawn = asyncio.ensure_future(asyncio.create_subprocess_shell(
             self._command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, which we can kill whole
-        )
+        ))
+        try:
+            proc = await asyncio.shield(spawn)
+        except BaseException:
+            # Cancelled while the process was starting (a Ctrl-C or a timeout right then):
+            # asyncio's own clean-up would kill the shell alone and then wait for its pipes,
+            # which the shell's children hold open (for ever, with `sleep 300 &`). Let the
+            # start finish and kill the whole group instead.
+            with contextlib.suppress(BaseException):
+                started = await asyncio.shield(spawn)
+                await asyncio.shield(self._kill_group(started))
+                self._close_pipes(started)
+            raise
         try:
             out, err = await self._exchange(proc, json.dumps(messages).encode())
         except BaseException:  # cancelled (timeout, Ctrl-C) or too large: leave nothing behind

@@ -573,6 +573,31 @@ def test_ctrl_c_kills_the_bots_process_groups(tmp_path: Path) -> None:
     assert [p for p in started if alive(p)] == []
 
 
+def test_cancelled_at_any_step_of_a_cmd_bots_start_leaves_nothing(tmp_path: Path) -> None:
+    """6a+: a cancellation (Ctrl-C, a timeout) can land while the bot's process is starting.
+    asyncio's own clean-up then kills the shell alone and waits for its pipes, which the shell's
+    `sleep` holds open: the run hung for 300 s. Cancel at every step of the start in turn."""
+    pids = tmp_path / "pids"
+    target = CommandTarget(f"echo $$ >> {pids}; sleep 300 & echo $! >> {pids}; wait")
+
+    async def sweep() -> list[int]:
+        steps = []
+        for step in range(40):
+            task = asyncio.ensure_future(target.ask([{"role": "user", "content": "hi"}]))
+            for _ in range(step):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            steps.append(step)
+        return steps
+
+    assert ends_within(lambda: asyncio.run(sweep()), 200) == list(range(40))
+    started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    assert started, "no step reached the bot: the sweep tested nothing"
+    assert [p for p in started if alive(p)] == []
+
+
 def test_cmd_bots_default_to_one_process_per_core() -> None:
     """Issue 13 item 3: concurrency 8 on 2 cores queued the bot's processes on the CPU and
     counted the wait as its latency; a cmd: target asks as many at once as there are cores
