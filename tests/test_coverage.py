@@ -153,9 +153,11 @@ def test_an_entry_without_checks_needs_no_record() -> None:
 def test_a_subset_is_allowed_only_as_named() -> None:
     allowed = [{"keyword": "smoke"}, {"markers": "fast", "cases": "cases/one.yaml"}]
     assert coverage.subset_allowed({"keyword": "smoke"}, allowed) == {"keyword": "smoke"}
-    # a shard, and fields left empty, are no selection of cases
-    sel = {"keyword": "smoke", "markers": "", "cases": None, "shard": {"index": 1, "count": 2}}
+    # fields left empty are no selection of cases; a shard of one is the whole selection
+    sel = {"keyword": "smoke", "markers": "", "cases": None, "shard": {"index": 1, "count": 1}}
     assert coverage.subset_allowed(sel, allowed) == {"keyword": "smoke"}
+    # one shard of several is part of a run, never excused: its shards are merged instead
+    assert coverage.subset_allowed({**sel, "shard": {"index": 1, "count": 2}}, allowed) is None
     assert coverage.subset_allowed({"markers": "fast", "cases": "cases/one.yaml"},
                                    allowed) == allowed[1]
     assert coverage.subset_allowed({"markers": "fast"}, allowed) is None  # half of an entry

@@ -951,7 +951,8 @@ def test_a_partial_run_blocks_and_says_how_it_was_selected() -> None:
     assert not decision.allowed
     assert [(r.rule, r.message) for r in decision.reasons] == [(
         "coverage", "partial run (selected with -k 'smoke' -m 'fast' --cases cases/one.yaml "
-                    "--shard 1/3): 1 case check(s) never ran: other")]
+                    "--shard 1/3): 1 case check(s) never ran: other (one shard: merge all 3 "
+                    "with `llmops results merge`)")]
     assert decision.metrics["coverage"] == {"defined": 3, "covered": 2, "complete": False}
     [rule] = [r for r in decision.rules if r.name == "coverage"]
     assert (rule.value, rule.limit, rule.ok) == ("2/3 cases", "every case", False)
@@ -959,7 +960,7 @@ def test_a_partial_run_blocks_and_says_how_it_was_selected() -> None:
     decision = gate.evaluate(partial({}), POLICY)
     assert [r.message for r in decision.reasons] == [
         "partial run: 1 case check(s) never ran: other"]
-    decision = gate.evaluate(partial({"keyword": None, "shard": {"index": None}}), POLICY)
+    decision = gate.evaluate(partial({"keyword": None, "shard": None}), POLICY)
     assert [r.message for r in decision.reasons] == [
         "partial run: 1 case check(s) never ran: other"]
 
