@@ -178,33 +178,27 @@ def deep_in_place(doc: Any) -> Any:
         return text(doc)
     if isinstance(doc, tuple):
         doc = list(doc)  # as `deep` gives it
+    if not isinstance(doc, dict | list):
+        return doc  # a number, a bool, None: nothing to scrub
     stack: list[Any] = [doc]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             for k in [k for k in item if isinstance(k, str) and text(k) != k]:
                 item[text(k)] = item.pop(k)
-            for k, v in item.items():
-                if isinstance(v, str):
-                    clean = text(v)
-                    if clean is not v:
-                        item[k] = clean
-                elif isinstance(v, dict | list):
-                    stack.append(v)
-                elif isinstance(v, tuple):
-                    item[k] = list(v)
-                    stack.append(item[k])
-        elif isinstance(item, list):
-            for i, v in enumerate(item):
-                if isinstance(v, str):
-                    clean = text(v)
-                    if clean is not v:
-                        item[i] = clean
-                elif isinstance(v, dict | list):
-                    stack.append(v)
-                elif isinstance(v, tuple):
-                    item[i] = list(v)
-                    stack.append(item[i])
+            slots: Any = item.items()  # values replaced in place: the keys stay as they are
+        else:
+            slots = enumerate(item)
+        for k, v in slots:
+            if isinstance(v, str):
+                clean = text(v)
+                if clean is not v:
+                    item[k] = clean
+            elif isinstance(v, dict | list):
+                stack.append(v)
+            elif isinstance(v, tuple):
+                item[k] = list(v)
+                stack.append(item[k])
     return doc
 
 
