@@ -45,6 +45,9 @@ def test_an_http_eval_run_imports_no_heavy_module(project, chatbot_server) -> No
     run, modules = _modules_of_a_run(root, "--target", url)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "llmops.plugin" in modules and "httpx" in modules  # the probe saw the run
+    # httpcore asks sniffio for the async library on every pool lock; without it installed
+    # each ask is a failed import that searches sys.path (a core dependency for that reason)
+    assert "sniffio" in modules
     assert (root / "reports" / "report.html").is_file()  # with its latency percentiles
     assert _heavy(modules) == []
 
