@@ -114,10 +114,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # Our report.html (llmops.report), unless the user asked pytest-html for one (--html).
     session.html_report = not getattr(opt, "htmlpath", None)
     if not getattr(opt, "xmlpath", None) and session.reports.writable:
-        opt.xmlpath = str(session.reports.staged("junit.xml"))
+        _default_junit(config, str(session.reports.staged("junit.xml")))
         session.staged.append("junit.xml")
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(), "llmops-html")
+
+
+def _default_junit(config: pytest.Config, path: str) -> None:
+    """junit.xml by default: llmops' streaming writer (llmops.junit) where it fits this pytest,
+    else pytest's own (which then configures itself from `xmlpath`)."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.has_plugin("junitxml"):
+        return  # an xdist worker, or `-p no:junitxml`: as pytest would, write none
+    from llmops import junit
+
+    xml = junit.make(config, path)
+    if xml is None:
+        config.option.xmlpath = path
+        return
+    from _pytest.junitxml import xml_key
+
+    config.stash[xml_key] = xml  # where pytest's fixtures and its unconfigure look for it
+    config.pluginmanager.register(xml, "llmops-junit")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
