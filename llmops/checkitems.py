@@ -113,12 +113,32 @@ def needs_protocol(item: CheckItem) -> bool:
     return any(m.name in PROTOCOL_MARKS for m in item.iter_markers())
 
 
+def forgetter(config: pytest.Config) -> Callable[[pytest.TestReport], None] | None:
+    """What lets the terminal reporter drop a passed set-up or tear-down report once it has
+    shown it, or None when something still reads them (`--durations`). pytest keeps every
+    report to the end for its summary; a passed set-up or tear-down of a check has no output
+    to show there, and 100,000 of them (50,000 checks) held ~50 MB."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None or getattr(config.option, "durations", None) is not None:
+        return None
+    stats: dict[str, list[Any]] = tr.stats
+
+    def forget(report: pytest.TestReport) -> None:
+        kept = stats.get("")
+        if kept and kept[-1] is report:
+            kept.pop()
+
+    return forget
+
+
 def report_fast(item: CheckItem, failed_when: str | None, message: str | None,
-                finish: Callable[[pytest.TestReport], None]) -> None:
+                finish: Callable[[pytest.TestReport], None],
+                forget: Callable[[pytest.TestReport], None] | None = None) -> None:
     """The setup, call and teardown reports of a check whose outcome is known (`failed_when`:
     "setup" when its exchange failed, "call" when its verdict did, None when it passed; then
     `message` is the failure's text), each handed to `finish` (our records) and then to the
-    hooks pytest's own protocol calls. A failed set-up has no call, as in pytest."""
+    hooks pytest's own protocol calls. A failed set-up has no call, as in pytest. `forget`
+    (see `forgetter`) gets each passed set-up and tear-down report once the hooks have it."""
     ihook = item.ihook
     nodeid, location = item.nodeid, item.location
     # pytest 9 keeps a parsed node id in each report: the item's own, not one parsed per report
@@ -135,4 +155,6 @@ def report_fast(item: CheckItem, failed_when: str | None, message: str | None,
                                    user_properties=props)
         finish(report)
         ihook.pytest_runtest_logreport(report=report)
+        if forget is not None and when != "call" and not failed:
+            forget(report)
     ihook.pytest_runtest_logfinish(nodeid=nodeid, location=location)

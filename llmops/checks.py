@@ -36,6 +36,9 @@ class Verdict:
     error: bool = False
 
 
+PASS = Verdict(True)
+
+
 @dataclass
 class Context:
     """What checks need beyond the case: the PII detector of this run. Give it ready-made (an
@@ -89,7 +92,9 @@ def check(key: str, family: str, description: str) -> Callable[[CheckFn], CheckF
 
 
 def judge(key: str, case: Case, exchange: Exchange, ctx: Context) -> Verdict:
-    return CHECKS[key].fn(case, exchange, ctx)
+    verdict = CHECKS[key].fn(case, exchange, ctx)
+    # most verdicts are a plain pass: one shared object (a run holds one per check)
+    return PASS if verdict == PASS else verdict
 
 
 # --------------------------------------------------------------------------- helpers

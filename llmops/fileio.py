@@ -5,26 +5,34 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 
-def write_atomic(path: Path, data: str | bytes, *, fsync_dir: bool = False) -> None:
+def write_atomic(path: Path, data: str | bytes | Iterable[str], *, fsync_dir: bool = False) -> None:
     """Write `data` to a temporary file beside `path`, fsync it and move it over `path`.
 
-    The file gets the mode a plain open() would leave: an existing file's own, else 0666 less
-    the umask. `fsync_dir` also makes the rename itself durable (POSIX) before returning.
+    `data` may be pieces of text, written as they come (a large document is then never held
+    whole). The file gets the mode a plain open() would leave: an existing file's own, else 0666
+    less the umask. `fsync_dir` also makes the rename itself durable (POSIX) before returning.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file 0600, which os.replace would carry over.
         os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
+        if isinstance(data, (str, bytes)):
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode() if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 20) as t:
+                for piece in data:
+                    t.write(piece)
+                t.flush()
+                os.fsync(t.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -34,26 +42,37 @@ def write_atomic(path: Path, data: str | bytes, *, fsync_dir: bool = False) -> N
 
 
 def write_json(path: Path, doc: Any) -> None:
-    write_atomic(path, dumps_readable(doc))
+    """`doc` as `dumps_readable` lays it out, written piece by piece."""
+    write_atomic(path, readable_pieces(doc))
 
 
 def dumps_readable(doc: Any) -> str:
     """JSON a person can read and grep: a top-level object's small members indented, and each
-    item of a list member (a result record, an exchange) on a line of its own. Items go through
-    json's C encoder: `indent=2` uses the pure-Python one, which took most of the time of
-    writing the results of 10,000 cases."""
+    item of a list member (a result record, an exchange) on a line of its own."""
+    return "".join(readable_pieces(doc))
+
+
+def readable_pieces(doc: Any) -> Iterator[str]:
+    """`dumps_readable`'s text in pieces, one list item at a time. Items go through json's C
+    encoder: `indent=2` uses the pure-Python one, which took most of the time of writing the
+    results of 10,000 cases."""
     if not isinstance(doc, dict):
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    parts = []
-    for key, value in doc.items():
+        yield json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    yield "{\n"
+    for i, (key, value) in enumerate(doc.items()):
         name = json.dumps(key, ensure_ascii=False)
+        sep = ",\n" if i else ""
         if isinstance(value, list) and value:
-            items = ",\n".join("    " + json.dumps(v, ensure_ascii=False) for v in value)
-            parts.append(f"  {name}: [\n{items}\n  ]")
+            yield f"{sep}  {name}: [\n"
+            for j, item in enumerate(value):
+                yield (",\n    " if j else "    ") + encode(item)
+            yield "\n  ]"
         else:
             text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-            parts.append(f"  {name}: {text}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+            yield f"{sep}  {name}: {text}"
+    yield "\n}\n"
 
 
 def _mode_for(path: Path) -> int:

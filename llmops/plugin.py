@@ -23,7 +23,14 @@ import pytest
 
 from llmops import checks, coverage, integrity, results, scrub, stats
 from llmops.cases import SEVERITIES, Case, CaseError, LoadResult, cases_digest, load_cases
-from llmops.checkitems import CheckItem, bypassable, make_items, needs_protocol, report_fast
+from llmops.checkitems import (
+    CheckItem,
+    bypassable,
+    forgetter,
+    make_items,
+    needs_protocol,
+    report_fast,
+)
 from llmops.concurrency import AdaptiveLimit, describe
 from llmops.config import Config, find_root, load_config
 from llmops.errors import InputError
@@ -247,9 +254,12 @@ class EvalSession:
         self.exchanges: dict[tuple[str, int], Exchange] = {}
         #: May settled checks be reported without pytest's protocol (checkitems.bypassable)?
         self.fast = False
+        self.forget: Callable[[Any], None] | None = None  # see checkitems.forgetter
         #: Verdicts judged while deciding whether to ask more: (case id, repeat, key) -> Verdict;
         #: the check items report these rather than judge twice.
         self.verdicts: dict[tuple[str, int, str], checks.Verdict] = {}
+        #: the report columns a run's checks share (see `properties`)
+        self._columns: dict[tuple[str, int], tuple[Exchange | None, list[tuple[str, str]]]] = {}
         #: (case id, check) whose pass rate met a min_pass_rate below 1 -> why: the failing
         #: samples of these report as expected failures (xfail), so pytest's exit status
         #: follows the verdicts.
@@ -446,12 +456,19 @@ class EvalSession:
 
     def properties(self, run: CaseRun, key: str, ex: Exchange | None) -> list[tuple[str, str]]:
         """The report columns of a check (user properties: JUnit, pytest-html)."""
-        props = [("case", run.case.location), ("check", key)]
-        if ex is not None:
-            latency = f"{ex.latency_ms:.0f}" if ex.latency_ms is not None else ""
-            props.append(("latency_ms", latency))
-            props.append(("response", results.excerpt(ex.response, self.redactor(ex), 160) or ""))
-        return props
+        shared = self._columns.get(run.key)
+        if shared is None or shared[0] is not ex:
+            # what every check of this run shows alike, made once (a 10,000-case run has
+            # 50,000 checks)
+            cols = [("case", run.case.location)]
+            if ex is not None:
+                latency = f"{ex.latency_ms:.0f}" if ex.latency_ms is not None else ""
+                cols.append(("latency_ms", latency))
+                cols.append(("response",
+                             results.excerpt(ex.response, self.redactor(ex), 160) or ""))
+            shared = self._columns[run.key] = (ex, cols)
+        cols = shared[1]
+        return [cols[0], ("check", key), *cols[1:]]
 
     def exchange_failure(self, run: CaseRun, ex: Exchange | None) -> str | None:
         case = run.case
@@ -490,7 +507,6 @@ class EvalSession:
         if verdict is None:
             return None
         item.user_properties.extend(self.properties(run, key, ex))
-        item.stash[VERDICT] = verdict
         if verdict.passed:
             return None, None
         return "call", self.verdict_failure(run, key, ex, verdict)
@@ -746,7 +762,7 @@ class EvalSession:
                 from llmops.fileio import write_atomic
 
                 write_atomic(self.reports.staged("report.html"),
-                             report.render(doc, self.gate_preview(doc)))
+                             report.pieces(doc, self.gate_preview(doc)))
                 self.staged.append("report.html")
             write_json(self.results_path, doc)
         except OSError as exc:
@@ -931,6 +947,7 @@ def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
         write = tr.write_line if tr else print
         es.ask(list(runs.values()), keys, write, prejudge=packaged)
         es.fast = bypassable(session.config)
+        es.forget = forgetter(session.config)
         if es.adaptive:
             _drop_unasked(session, es, write)
         es.judge_all(list(judged.values()), write)
@@ -950,7 +967,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     outcome = es.known_outcome(item)
     if outcome is None:
         return None
-    report_fast(item, *outcome, finish=functools.partial(_finish_report, es, item, item.run))
+    report_fast(item, *outcome, finish=functools.partial(_finish_report, es, item, item.run),
+                forget=es.forget)
     return True
 
 
@@ -1112,18 +1130,22 @@ def _record_check(es: EvalSession, item: pytest.Item, run: CaseRun, report: Any)
         return
     key = _key_of(item)
     ex = es.exchanges.get(run.key)
+    verdict = None
     if report.when == "setup":
         outcome = "skipped" if report.skipped else "error"
         message = _reason(report)
     else:
         outcome = "skipped" if report.skipped else "passed" if report.passed else "failed"
         verdict = item.stash.get(VERDICT, None)
+        if verdict is None:
+            # judged as the answer arrived; its record is the last use of it
+            verdict = es.verdicts.pop((run.case.id, run.repeat, key), None)
         if verdict is not None and verdict.error:
             outcome = "error"
         message = verdict.message if verdict else _reason(report)
     es.add(results.record(
         run.case, key, outcome, redact=es.redactor(ex), message=message, exchange=ex,
-        verdict=item.stash.get(VERDICT, None), repeat=run.repeat,
+        verdict=verdict, repeat=run.repeat,
     ))
 
 

@@ -13,10 +13,11 @@ holds, so the page holds nothing results.json does not.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmops import stats
@@ -32,24 +33,35 @@ _PLACEHOLDER = re.compile(r"&lt;([A-Z][A-Z0-9_]*)&gt;")
 
 
 def render(doc: Mapping[str, Any], decision: Any | None = None) -> str:
+    return "".join(pieces(doc, decision))
+
+
+def pieces(doc: Mapping[str, Any], decision: Any | None = None) -> Iterator[str]:
+    """`render`'s page in pieces, a case at a time, for writing a large run's page without
+    holding it whole."""
     run, summary, records = doc["run"], doc["summary"], doc["results"]
     exchanges = doc.get("exchanges") or []
     by_case: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for rec in records:
         by_case[rec["case_id"]].append(rec)
     cases = sorted(by_case.items(), key=lambda kv: (_case_rank(kv[1]), kv[0]))
-    parts = [
-        _head(run),
-        _header(run, summary, len([c for c in by_case if by_case[c][0]["check"] != "case_file"])),
-        _gate(decision),
-        _suites(records, exchanges),
-        _redteam(doc.get("redteam")),
-        _rates(doc),
-        "<h2>Cases</h2>",
-        *(_case(case_id, recs, exchanges) for case_id, recs in cases),
-        "</body></html>\n",
-    ]
-    return "\n".join(p for p in parts if p)
+    parts = itertools.chain(
+        (_head(run),
+         _header(run, summary,
+                 len([c for c in by_case if by_case[c][0]["check"] != "case_file"])),
+         _gate(decision),
+         _suites(records, exchanges),
+         _redteam(doc.get("redteam")),
+         _rates(doc),
+         "<h2>Cases</h2>"),
+        (_case(case_id, recs, exchanges) for case_id, recs in cases),
+        ("</body></html>\n",),
+    )
+    first = True
+    for part in parts:
+        if part:
+            yield part if first else "\n" + part
+            first = False
 
 
 def _e(value: Any) -> str:

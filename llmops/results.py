@@ -49,7 +49,7 @@ def record(
         "file": case.file,
         "line": case.line,
         "suite": case.suite,
-        "tags": list(case.tags),
+        "tags": case.tag_list,
         "severity": case.severity,
         "check": check,
         "prompt": excerpt(case.prompt, redact),
