@@ -32,8 +32,8 @@ PROTOCOL_MARKS = frozenset({"skip", "skipif", "xfail", "usefixtures", "filterwar
 #: Plugins whose runtest hooks `report_fast` may bypass: pytest's own, llmops', and plugins
 #: that only observe (their hooks in this phase add nothing to a check that calls nothing).
 KNOWN_PLUGINS = ("_pytest.", "llmops.", "pytest_html.", "pytest_metadata.", "faker.",
-                 "hypothesis.", "pytest_randomly", "anyio.", "playwright", "pytest_playwright",
-                 "pytest_base_url")
+                 "hypothesis.", "_hypothesis_pytestplugin.", "pytest_randomly", "anyio.",
+                 "playwright", "pytest_playwright", "pytest_base_url")
 RUNTEST_HOOKS = ("pytest_runtest_setup", "pytest_runtest_call", "pytest_runtest_teardown",
                  "pytest_runtest_makereport")
 

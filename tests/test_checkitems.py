@@ -66,3 +66,37 @@ def test_a_node_id_selects_one_check(project, chatbot_server) -> None:
     assert run.returncode == 0, run.stdout[-2000:]
     doc = json.loads((root / "reports" / "results.json").read_text())
     assert [(r["case_id"], r["check"]) for r in doc["results"]] == [("hours", "not_empty")]
+
+
+KEPT = """
+import json
+
+def pytest_sessionfinish(session):
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    kept = {k or "setup/teardown": len(v) for k, v in tr.stats.items()}
+    (session.config.rootpath / "kept.json").write_text(json.dumps(kept))
+"""
+
+
+def test_passed_setups_and_teardowns_are_not_kept(project, chatbot_server) -> None:
+    """The terminal reporter keeps no passed set-up or tear-down report of a check (nothing to
+    show of them; 100,000 at 10,000 cases), unless --durations lists them; the summary counts
+    stay whole either way. (Also the proof that the shortcut runs in the test venv: with
+    pytest's protocol every report is kept.)"""
+    root = project({"support.yaml": CASES})
+    (root / "evals" / "conftest.py").write_text(KEPT)
+    url = chatbot_server("v2")
+    run = run_evals(root, "--target", url)
+    assert run.returncode == 1
+    kept = json.loads((root / "kept.json").read_text())
+    failed, passed = kept["failed"], kept["passed"]
+    assert failed >= 2 and passed >= 10
+    assert f"{failed} failed, {passed} passed" in run.stdout
+    assert kept.get("setup/teardown", 0) == 2  # the case-file test's: a pytest function
+    checks = failed + passed - 1
+
+    run = run_evals(root, "--target", url, "--durations=0")
+    kept2 = json.loads((root / "kept.json").read_text())
+    assert (kept2["failed"], kept2["passed"]) == (failed, passed)
+    assert kept2["setup/teardown"] == 2 * checks + 2
+    assert "slowest durations" in run.stdout
