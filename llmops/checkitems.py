@@ -109,8 +109,20 @@ def bypassable(config: pytest.Config) -> bool:
     return True
 
 
-def needs_protocol(item: CheckItem) -> bool:
-    return any(m.name in PROTOCOL_MARKS for m in item.iter_markers())
+def needs_protocol(item: CheckItem, nextitem: pytest.Item | None) -> bool:
+    """Must pytest's own protocol run this item: a marker it carries out, or a tear-down due
+    after it (the next item leaves the module or session whose set-up is on pytest's stack:
+    pytest tears it down after this item, and reports a failing finalizer as its error)?"""
+    if any(m.name in PROTOCOL_MARKS for m in item.iter_markers()):
+        return True
+    state = getattr(item.session, "_setupstate", None)
+    stack = getattr(state, "stack", None)
+    if stack is None:
+        return True  # a pytest whose set-up state we cannot see: let it do the work
+    if not stack:
+        return False
+    chain = nextitem.listchain() if nextitem is not None else ()
+    return any(node not in chain for node in stack)
 
 
 def forgetter(config: pytest.Config) -> Callable[[pytest.TestReport], None] | None:

@@ -962,7 +962,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if not isinstance(item, CheckItem):
         return None
     es = _session(item.config)
-    if es is None or not es.fast or item.run.case.skip or needs_protocol(item):
+    if es is None or not es.fast or item.run.case.skip or needs_protocol(item, nextitem):
         return None
     outcome = es.known_outcome(item)
     if outcome is None:

@@ -34,9 +34,44 @@ def _evidence(root: Path) -> tuple[dict, list[tuple[str, str]]]:
     return outcomes, junit
 
 
+#: tests of the team's own before and after the packaged module: pytest sets up and tears down
+#: each module around the checks (a finalizer's failure is the error of the item before it)
+OWN_BEFORE = """
+import pytest
+
+@pytest.fixture(scope="module")
+def resource():
+    yield "r"
+    raise RuntimeError("module tear-down failed")
+
+def test_first(resource):
+    assert resource == "r"
+"""
+OWN_AFTER = """
+import pytest
+
+@pytest.fixture(scope="module")
+def resource():
+    yield "r"
+
+def test_after(resource, llmops_session):
+    assert resource == "r"
+
+@pytest.mark.llmops_check("refuses")
+def test_declines(check):
+    check()
+"""
+
+
+def _own_tests(root: Path) -> None:
+    (root / "evals" / "test_a_own.py").write_text(OWN_BEFORE)
+    (root / "evals" / "test_z_own.py").write_text(OWN_AFTER)
+
+
 def test_both_protocols_give_the_same_evidence(project, chatbot_server, tmp_path) -> None:
     url = chatbot_server("v2")  # fails some checks, so failures are compared too
     fast = project({"support.yaml": CASES})
+    _own_tests(fast)
     run = run_evals(fast, "--target", url)
     assert run.returncode == 1
     fast_evidence = _evidence(fast)
@@ -52,7 +87,9 @@ def test_both_protocols_give_the_same_evidence(project, chatbot_server, tmp_path
     assert (outcomes, junit) == fast_evidence
     assert "failed" in {o for _, o in junit}
     names = {n for n, _ in junit}
-    assert "test_no_pii[support/freeze]" in names and "test_refuses[support/balance]" in names
+    assert "test_no_pii[support/freeze]" in names and "test_declines[support/balance]" in names
+    assert ("test_after", "passed") in junit and ("test_first", "error") in junit
+    assert "previous item was not torn down" not in run.stdout + run2.stdout
 
 
 def test_a_node_id_selects_one_check(project, chatbot_server) -> None:
@@ -92,7 +129,9 @@ def test_passed_setups_and_teardowns_are_not_kept(project, chatbot_server) -> No
     failed, passed = kept["failed"], kept["passed"]
     assert failed >= 2 and passed >= 10
     assert f"{failed} failed, {passed} passed" in run.stdout
-    assert kept.get("setup/teardown", 0) == 2  # the case-file test's: a pytest function
+    # the case-file test's (a pytest function) and the last check's, which pytest's protocol
+    # runs: the module's tear-down is due after it
+    assert kept.get("setup/teardown", 0) == 4
     checks = failed + passed - 1
 
     run = run_evals(root, "--target", url, "--durations=0")
