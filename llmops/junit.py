@@ -59,7 +59,8 @@ class StreamingLogXML(_junitxml.LogXML if _junitxml else object):  # type: ignor
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._body: IO[str] | None = None
-        self._streamed = 0
+        #: finished test cases not written yet: serialized in batches, one `tostring` for many
+        self._batch = ET.Element("batch")
         #: ids of the test cases still open when the first one was streamed (collection errors):
         #: pytest writes them before the rest, and so do we
         self._head: set[int] | None = None
@@ -91,13 +92,20 @@ class StreamingLogXML(_junitxml.LogXML if _junitxml else object):  # type: ignor
             self._body = tempfile.TemporaryFile(  # noqa: SIM115 - open until the session ends
                 "w+", encoding="utf-8", errors="backslashreplace", dir=directory,
                 prefix=".junit-body.")
-        self._body.write(ET.tostring(reporter.to_xml(), encoding="unicode"))
-        self._streamed += 1
+        self._batch.append(reporter.to_xml())
+        if len(self._batch) >= _BATCH:
+            self._flush()
         # The one just finished is almost always the last one opened.
         if ordered and ordered[-1] is reporter:
             ordered.pop()
         else:
             ordered.remove(reporter)
+
+    def _flush(self) -> None:
+        if len(self._batch) and self._body is not None:
+            text = ET.tostring(self._batch, encoding="unicode")
+            self._body.write(text[len("<batch>"):-len("</batch>")])
+            self._batch = ET.Element("batch")
 
     def pytest_sessionfinish(self) -> None:
         # pytest's own code writes the frame (header, counts, global properties, the test cases
@@ -119,6 +127,7 @@ class StreamingLogXML(_junitxml.LogXML if _junitxml else object):  # type: ignor
                 opening, closing = f.read().split(_MARK, 1)
             with open(final, "w", encoding="utf-8", errors="backslashreplace") as out:
                 out.write(opening)
+                self._flush()
                 if self._body is not None:
                     self._body.flush()
                     self._body.seek(0)
@@ -138,4 +147,5 @@ class _Marker:
 
 
 _TAG = "llmops-streamed-testcases"
+_BATCH = 512
 _MARK = f"<{_TAG} />"

@@ -437,8 +437,18 @@ def endless_server() -> Iterator[str]:
                     "headers": [(b"content-type", b"application/json")]})
         chunk = b" " * (64 << 10)
         await send({"type": "http.response.body", "body": b'{"choices": [', "more_body": True})
-        while True:
+
+        async def hung_up() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        gone = asyncio.ensure_future(hung_up())
+        # For ever, as far as the client can tell; it stops once the client is gone (uvicorn's
+        # send to a closed connection returns at once: without this the loop spun a core for
+        # the rest of the test session, and the server never shut down).
+        while not gone.done():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await asyncio.sleep(0)
 
     with serve_in_thread(app) as url:
         yield url
@@ -580,19 +590,26 @@ def test_cancelled_at_any_step_of_a_cmd_bots_start_leaves_nothing(tmp_path: Path
     pids = tmp_path / "pids"
     target = CommandTarget(f"echo $$ >> {pids}; sleep 300 & echo $! >> {pids}; wait")
 
-    async def sweep() -> list[int]:
-        steps = []
-        for step in range(40):
+    # every turn of the event loop for the first 40, then later and later in real time (on a
+    # quick machine 40 turns end before the shell has run a line)
+    delays = [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+    steps = [(n, 0.0) for n in range(40)] + [(0, d) for d in delays]
+
+    async def sweep() -> list[tuple[int, float]]:
+        done = []
+        for turns, delay in steps:
             task = asyncio.ensure_future(target.ask([{"role": "user", "content": "hi"}]))
-            for _ in range(step):
+            for _ in range(turns):
                 await asyncio.sleep(0)
+            if delay:
+                await asyncio.sleep(delay)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            steps.append(step)
-        return steps
+            done.append((turns, delay))
+        return done
 
-    assert ends_within(lambda: asyncio.run(sweep()), 200) == list(range(40))
+    assert ends_within(lambda: asyncio.run(sweep()), 200) == steps
     started = [int(p) for p in pids.read_text().split()] if pids.exists() else []
     assert started, "no step reached the bot: the sweep tested nothing"
     assert [p for p in started if alive(p)] == []

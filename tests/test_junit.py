@@ -109,3 +109,14 @@ def test_collection_errors_come_first_as_in_pytests_file(project, chatbot_server
     cases = ET.fromstring(ours).find("testsuite").findall("testcase")
     assert cases[0].get("name") == "evals.test_broken"
     assert cases[0].find("error") is not None
+
+
+def test_many_test_cases_stream_in_batches(project, chatbot_server) -> None:
+    """More test cases than one batch of the writer (512): the same file as pytest's."""
+    cases = "suite: many\ncases:\n" + "".join(
+        f"  - id: c{i:03d}\n    prompt: How do I freeze my card? ({i})\n"
+        f"    expect: {{contains_any: [freeze, lock]}}\n" for i in range(120))
+    root = project({"many.yaml": cases})
+    ours, theirs = _both(root, "--target", chatbot_server("v1"))
+    assert ours == theirs
+    assert len(ET.fromstring(ours).find("testsuite").findall("testcase")) == 1 + 120 * 5
