@@ -423,3 +423,36 @@ def test_the_limit_hears_first_token_times_of_streamed_answers_and_latency_of_ot
     (first, _, _), (second, latency, signal) = heard.heard
     assert (first, second, signal) == ("unavailable", "ok", "latency")
     assert latency == ex.latency_ms and ex.response == "b"
+
+
+def test_http_requests_in_flight_each_have_a_client_and_reuse_it(chatbot_server) -> None:
+    """One client (one kept-alive connection) per request in flight, reused by the next: 30
+    requests, 4 at a time, open at most 4 clients (and each of them is closed at the end)."""
+    url = chatbot_server("v1")
+    reqs = [(i, [{"role": "user", "content": f"When are you open? ({i})"}]) for i in range(30)]
+
+    async def main() -> tuple[dict[Any, Exchange], HttpTarget]:
+        target = HttpTarget(url)
+        try:
+            got = await ask_all(target, reqs, concurrency=4, policy=RetryPolicy(retries=0))
+        finally:
+            await target.aclose()
+        return got, target
+
+    got, target = asyncio.run(main())
+    assert len(got) == 30 and all(ex.ok for ex in got.values())
+    assert 1 <= len(target._lanes) <= 4
+    assert sorted(map(id, target._idle)) == sorted(map(id, target._lanes))
+    assert all(client.is_closed for client in target._lanes)
+
+
+def test_an_https_target_verifies_certificates_with_one_context() -> None:
+    import ssl
+
+    target = HttpTarget("https://chat.example.invalid/v1")
+    ctx = target._client_options["verify"]
+    assert isinstance(ctx, ssl.SSLContext)  # loaded once, shared by every client
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] > 0
+    plain = HttpTarget("http://127.0.0.1:9/v1")._client_options["verify"]
+    assert plain.cert_store_stats()["x509_ca"] == 0  # plain http loads no bundle
