@@ -4,7 +4,7 @@ scanner does not. Each case is one value in one disguise, in a short sentence wh
 it and the redacted text keeps none of it: no digit, no "@", no digit word.
 
 Classes and counts (`EVASIONS` builds them; `test_the_count_per_class` prints the table):
-other-script digits 24, invisible characters 15, separators 39, markup 8, e-mail look-alikes 6,
+other-script digits 24, invisible characters 15, separators 39, markup 10, e-mail look-alikes 6,
 encoded "@" 4, cue words before a checksum-valid number 16, adjacent values 5, spelled out 6.
 """
 
@@ -99,6 +99,8 @@ def _cases() -> list[Case]:
         "HTML spans": 'Card <span class="x">4111 1111</span> <i>1111</i> 1111 is yours.',
         "HTML line breaks": "Card 4111<br/>1111<br>1111<br />1111 is yours.",
         "strike-through": "Card ~~4111~~ 1111 1111 1111 is yours.",
+        "markup and line breaks": "Card 4111 <b>1111</b>\n1111 1111 is yours.",
+        "a group per line, in tags": "Card:\n4111\n<i>1111</i>\n1111\n1111\nis yours.",
     }
     out += [("markup", k, v, "CREDIT_CARD") for k, v in markup.items()]
     mail = {

@@ -64,6 +64,9 @@ def test_text_it_would_not_change_is_none(original: str) -> None:
     ("1234  \n5678", "1234 5678"), ("1234    \n5678", "1234 5678"), ("123\n45", "123 45"),
     ("1234\n56\n7890", "1234 56 7890"), ("12\n3456\n78", "12\n3456 78"),
     ("ab\r\n1234\n5678", "ab\r\n1234 5678"), ("1234\t\n5678", "1234 5678"),
+    # once the markup is gone
+    ("4111 <b>1111</b>\n2222 3333", "4111 1111 2222 3333"),
+    ("4111\n<i>1111</i>\n2222", "4111 1111 2222"), ("<b>12</b>\n3456", "12\n3456"),
     # both passes
     ("café 4111\t1111", "café 4111 1111"), ("４\t１", "4 1"), ("１2\u200b3 <i>4</i>", "123 4"),
 ])
@@ -87,6 +90,12 @@ def test_every_character_maps_back_to_what_it_stands_for() -> None:
     assert spans(normalize("１2\u200b3 <i>4</i>")) == [(0, 1), (1, 2), (3, 4), (4, 5), (8, 9)]
     assert spans(normalize("４\t１")) == [(0, 1), (1, 2), (2, 3)]
     assert spans(normalize("x\u200b\t1")) == [(0, 1), (2, 3), (3, 4)]
+    # markup, then a line break: the space stands for the break, and a finding over the
+    # number covers the dropped tag inside it
+    got = normalize("１23 <b>4567</b>\n8901")
+    assert got is not None and got.text == "123 4567 8901"
+    assert got.span(8, 9) == (15, 16) and got.span(4, 13) == (7, 20)
+    assert got.span(0, len(got.text)) == (0, 20)
 
 
 def test_char_map() -> None:

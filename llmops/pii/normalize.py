@@ -9,7 +9,8 @@ sees (or copies) is undone first, and every character of the result remembers wh
   "4111 **1111** 1111 1111" and "<b>4111</b> 1111 ..." read as one number; HTML character
   references and "%40" decoded.
 - Separators a number can be split by: a tab, an underscore, a line break between two groups of
-  digits ("4111\n1111\n...", but not a postcode and then a phone number on the next line).
+  digits ("4111\n1111\n...", but not a postcode and then a phone number on the next line),
+  judged in a pass of its own once the markup is gone ("4111 <b>1111</b>\n2222 3333").
 - E-mail look-alikes: spaces around "@" ("jane @ example.com"), "jane at example dot com",
   "jane [at] example [dot] com".
 - Digits spelled out as words, six or more in a row ("four one one one ...").
@@ -163,7 +164,7 @@ class Normal:
 
 def normalize(text: str) -> Normal | None:
     """The text as the detector should read it, or None when that is the text itself."""
-    first: Normal | None = None
+    done: Normal | None = None
     work = text
     if not text.isascii() and (
         _ASTRAL.search(text) is not None
@@ -177,15 +178,21 @@ def normalize(text: str) -> Normal | None:
             if r != c:
                 edits.append((m.start(), m.end(), r))
         if edits:
-            first = _apply(text, edits)
-            work = first.text
-    edits = _ascii_edits(work)
-    if not edits:
-        return first
-    second = _apply(work, edits)
-    if first is None:
-        return second
-    # Compose: each character of the second pass maps to characters of the first.
+            done = _apply(text, edits)
+            work = done.text
+    # Line breaks last: a group of digits ends a line only once the markup around it is gone
+    # ("4111 <b>1111</b>\n2222 3333").
+    for stage in (_ascii_edits, _line_edits):
+        edits = stage(work)
+        if edits:
+            step = _apply(work, edits)
+            done = step if done is None else _compose(done, step)
+            work = step.text
+    return done
+
+
+def _compose(first: Normal, second: Normal) -> Normal:
+    """`second` (a pass over `first.text`) with each character mapped to the original."""
     starts = [first.starts[i] for i in second.starts]
     ends = [first.ends[i - 1] for i in second.ends]
     return Normal(second.text, starts, ends)
@@ -195,8 +202,6 @@ def _ascii_edits(text: str) -> list[Edit]:
     edits: list[Edit] = []
     if _TRIGGER.search(text) is not None:
         _markup_edits(text, edits)
-    if "\n" in text:
-        _split_edits(text, edits)
     low = text.lower()
     if ("dot" in low and " at" in low) or "[at]" in low or "(at)" in low:
         edits += _spelled_emails(text)
@@ -204,6 +209,13 @@ def _ascii_edits(text: str) -> list[Edit]:
         edits += _spelled_digits(text)
     if len(edits) > 1:
         edits = _disjoint(edits)
+    return edits
+
+
+def _line_edits(text: str) -> list[Edit]:
+    edits: list[Edit] = []
+    if "\n" in text:
+        _split_edits(text, edits)
     return edits
 
 
