@@ -440,3 +440,37 @@ def test_settings_of_cases_are_not_sent_to_a_target_that_takes_none(project) -> 
     assert "generation" not in doc["run"]
     assert all("generation" not in e for e in doc["exchanges"])
     assert "generation settings of cases are not sent to python:mybot:reply" in run.stdout
+
+
+GENERATION_PROJECT = """
+[tool.llmops]
+target = "{url}"
+feedback = "feedback/feedback.jsonl"
+timeout_s = 10
+retries = 0
+
+[tool.llmops.generation]
+max_tokens = 32
+temperature = 0.1
+"""
+
+
+def test_feedback_collect_and_simulated_traffic_ask_as_an_eval_run_does(
+        recorder, tmp_path, monkeypatch) -> None:
+    """`feedback collect --ask` and `monitor simulate` send the configured generation settings
+    (max_tokens bounds what a real model generates), streamed, as `pytest evals/` does."""
+    from llmops.cli import main
+    from tests.feedback_helpers import make_project, stored
+
+    rec, url = recorder
+    root = make_project(tmp_path, monkeypatch, GENERATION_PROJECT.format(url=url))
+    (root / "a.json").write_text(json.dumps({"rating": 4}))
+    assert main(["feedback", "collect", "--ask", "How do I freeze my card?",
+                 "--answers", "a.json"]) == 0
+    (record,) = stored(root)
+    assert record["response"] == "Freeze it in the app."
+    assert main(["monitor", "simulate", "-n", "3", "--seed", "1",
+                 "--logs", str(root / "logs")]) == 0
+    assert len(rec.bodies) == 4
+    for body in rec.bodies:
+        assert (body["max_tokens"], body["temperature"], body["stream"]) == (32, 0.1, True)

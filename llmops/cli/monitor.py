@@ -135,6 +135,8 @@ def simulate(args: argparse.Namespace) -> int:
             model=cfg.model,
             api_key=cfg.api_key,
             root=cfg.root,
+            limits=cfg.limits,
+            generation=cfg.generation,
         )
     finally:
         monitor.close()

@@ -117,7 +117,8 @@ def typed_exchange(answers: Answers) -> Exchange:
 
 
 def asked_exchange(question: str, target_spec: str, config: Any) -> Exchange:
-    """Ask the chatbot `question` now (configuration: model, retries, timeout)."""
+    """Ask the chatbot `question` now, as an eval run asks it (configuration: model, retries,
+    timeout, generation settings, answer size limit)."""
     import asyncio
 
     from llmops import runner
@@ -125,7 +126,8 @@ def asked_exchange(question: str, target_spec: str, config: Any) -> Exchange:
 
     async def go() -> tuple[runner.Exchange, str | None]:
         target = make_target(
-            target_spec, model=config.model, api_key=config.api_key, root=config.root
+            target_spec, model=config.model, api_key=config.api_key, root=config.root,
+            limits=config.limits, generation=config.generation,
         )
         try:
             policy = runner.RetryPolicy(retries=config.retries, timeout_s=config.timeout_s)

@@ -15,11 +15,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmops.monitoring.events import new_id, status_of
 from llmops.monitoring.wrapper import Monitor, MonitoredTarget
 from llmops.runner import RetryPolicy
 from llmops.targets import Message, Target
+
+if TYPE_CHECKING:
+    from llmops.generation import Generation
+    from llmops.limits import Limits
 
 ORDINARY = (
     "How do I freeze my debit card?",
@@ -252,12 +257,17 @@ def simulate(
     model: str | None = None,
     api_key: str | None = None,
     root: Path | None = None,
+    limits: Limits | None = None,
+    generation: Generation | None = None,
 ) -> SimulationResult:
-    """Build the target, run the traffic, close the target: for sync callers (the CLI)."""
+    """Build the target, run the traffic, close the target: for sync callers (the CLI).
+    `limits` and `generation`: the configuration's, so the traffic is asked as an eval run
+    asks (answer size cap; max_tokens and the other generation settings)."""
     from llmops.targets import make_target
 
     async def main() -> SimulationResult:
-        target = make_target(target_spec, model=model, api_key=api_key, root=root)
+        target = make_target(target_spec, model=model, api_key=api_key, root=root,
+                             limits=limits, generation=generation)
         try:
             return await run_traffic(
                 target,
