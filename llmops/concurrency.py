@@ -6,8 +6,9 @@ sent at once wait behind each other, and the wait counts against each request's 
 limit starts at one request and grows by one with every answer until the target first shows
 strain (slow start), then by one per limit's worth of answers. It halves when the target answers
 429 (rate limited) or 503 (unavailable), when a request times out while others were in flight,
-when an answer's latency climbs well above the run's baseline while others were in flight (more
-than `LATENCY_FACTOR` times it, and at least `MIN_RISE_MS` more), and when the server cuts a
+when answers' latency climbs well above the run's baseline while others were in flight (more
+than `LATENCY_FACTOR` times it, and at least `MIN_RISE_MS` more, `SLOW_IN_A_ROW` answers in a
+row: one long answer of a model is its length, not a queue), and when the server cuts a
 streamed answer short to start another (llama.cpp's server does, by default): then what was
 still in flight is the server's capacity, the limit's top for the rest of the run. It never goes
 above the configured concurrency (its ceiling) or below one.
@@ -35,6 +36,8 @@ from typing import Any
 LATENCY_FACTOR = 2.0
 #: ... and at least this many milliseconds slower (scheduling noise of fast in-process bots).
 MIN_RISE_MS = 50.0
+#: ... for this many contended answers in a row (a queue slows every answer behind it).
+SLOW_IN_A_ROW = 2
 #: The multiplicative decrease.
 BACKOFF = 0.5
 #: Signals that halve the limit (the keys of `backoffs` in results.json).
@@ -84,6 +87,7 @@ class AdaptiveLimit:
         self._epoch = 0
         self._baselines: dict[str, deque[float]] = {}
         self._seen_min: dict[str, float] = {}
+        self._slow_run = 0  # contended answers in a row slower than the baseline allows
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
@@ -134,9 +138,14 @@ class AdaptiveLimit:
             samples.append(ms)
         self._seen_min[kind] = min(ms, self._seen_min.get(kind, ms))
         base = statistics.median(samples) if samples else self._seen_min[kind]
-        if permit.contended and ms > LATENCY_FACTOR * base and ms - base >= MIN_RISE_MS:
-            self._strain(permit, "latency")
-            return
+        if permit.contended:
+            slow = ms > LATENCY_FACTOR * base and ms - base >= MIN_RISE_MS
+            self._slow_run = self._slow_run + 1 if slow else 0
+            if slow:
+                self.signals["latency"] += 1
+                if self._slow_run >= SLOW_IN_A_ROW:
+                    self._strain(permit, "latency", counted=True)
+                return
         top = self.capacity or self.ceiling
         if not self.adaptive or self.limit >= top:
             return
@@ -149,8 +158,10 @@ class AdaptiveLimit:
                 self.recoveries += 1
             self._note("grow")
 
-    def _strain(self, permit: Permit, why: str, *, force: bool = False) -> None:
-        self.signals[why] += 1
+    def _strain(self, permit: Permit, why: str, *, force: bool = False,
+                counted: bool = False) -> None:
+        if not counted:
+            self.signals[why] += 1
         if not self.adaptive or (permit.epoch < self._epoch and not force):
             return  # a fixed limit; or this request's round was already halved
         self._epoch += 1

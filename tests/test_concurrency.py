@@ -71,10 +71,24 @@ def test_latency_well_above_the_baseline_under_load_halves() -> None:
     limit.release(ALONE, "ok", 100.0)  # the baseline: an answer with nothing beside it
     limit.release(BUSY, "ok", 190.0)  # under twice the baseline: no strain
     assert limit.backoffs["latency"] == 0
-    limit.release(BUSY, "ok", 260.0)  # over twice, and 160 ms more
+    limit.release(BUSY, "ok", 260.0)  # over twice, and 160 ms more: once is one long answer
+    assert limit.backoffs["latency"] == 0 and limit.signals["latency"] == 1
+    limit.release(BUSY, "ok", 300.0)  # twice in a row: a queue
     assert limit.backoffs["latency"] == 1 and limit.slots == 3
     limit.release(BUSY, "ok", 900.0)  # same round: counted, not halved again
-    assert limit.backoffs["latency"] == 1 and limit.signals["latency"] == 2
+    assert limit.backoffs["latency"] == 1 and limit.signals["latency"] == 3
+
+
+def test_one_slow_answer_among_quick_ones_is_no_strain() -> None:
+    """A model's long answer (an unstreamed call takes as long as the answer is) is one slow
+    answer; a queue makes every answer behind it slow."""
+    limit = _at(AdaptiveLimit(8), 6)
+    limit.in_flight = 5
+    limit.release(ALONE, "ok", 100.0)
+    for ms in (120.0, 900.0, 110.0, 1200.0, 105.0, 950.0):
+        limit.release(BUSY, "ok", ms)
+    assert limit.signals["latency"] == 3 and limit.backoffs["latency"] == 0
+    assert limit.slots == 6
 
 
 def test_slow_answers_are_no_strain_alone_or_within_scheduling_noise() -> None:
@@ -98,7 +112,9 @@ def test_first_token_and_whole_latency_keep_baselines_of_their_own() -> None:
     # 100 ms to the first token is strain against the first tokens' 40 ms (it would not be
     # against a baseline mixed with whole answers)
     limit.release(BUSY, "ok", 100.0, "first_token")
-    assert limit.signals["latency"] == 1
+    assert limit.signals["latency"] == 1 and limit.backoffs["latency"] == 0
+    limit.release(BUSY, "ok", 120.0, "first_token")
+    assert limit.backoffs["latency"] == 1
 
 
 def test_an_answer_cut_short_to_serve_another_caps_the_limit_for_the_run() -> None:
