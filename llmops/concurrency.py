@@ -29,6 +29,7 @@ import asyncio
 import statistics
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +214,42 @@ class AdaptiveLimit:
             },
             "bottleneck": self.bottleneck,
         }
+
+
+def merge_reports(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Several runs' `report()`s (the shards of one run) as one (`run.concurrency_control`): the
+    widest range any went over, the backoffs, signals and queueing of all, and the target as
+    the bottleneck if it was on any of them."""
+    if not parts:
+        return None
+    first = parts[0]
+    out: dict[str, Any] = {
+        "mode": "adaptive" if any(p.get("mode") == "adaptive" for p in parts) else first["mode"]}
+    for field, pick in (("ceiling", max), ("initial", max), ("lowest", min), ("highest", max),
+                        ("final", min), ("capacity", min)):
+        values = [p[field] for p in parts if isinstance(p.get(field), int)]
+        if values:
+            out[field] = pick(values)
+    for field in ("backoffs", "signals"):
+        if any(field in p for p in parts):
+            total: dict[str, int] = {}
+            for p in parts:
+                for k, v in (p.get(field) or {}).items():
+                    total[k] = total.get(k, 0) + int(v)
+            out[field] = total
+    if any("recoveries" in p for p in parts):
+        out["recoveries"] = sum(int(p.get("recoveries") or 0) for p in parts)
+    queued = [p["queued_ms"] for p in parts if isinstance(p.get("queued_ms"), Mapping)]
+    if queued:
+        out["queued_ms"] = {
+            "total": round(sum(float(q.get("total") or 0) for q in queued), 3),
+            "max": max(float(q.get("max") or 0) for q in queued),
+            "waited": sum(int(q.get("waited") or 0) for q in queued),
+            "acquired": sum(int(q.get("acquired") or 0) for q in queued),
+        }
+    out["bottleneck"] = ("target" if any(p.get("bottleneck") == "target" for p in parts)
+                         else first.get("bottleneck", "suite"))
+    return out
 
 
 def describe(report: dict[str, Any]) -> str:

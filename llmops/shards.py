@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmops.concurrency import merge_reports
 from llmops.errors import InputError
 from llmops.textsafe import one_line
 
@@ -246,8 +247,8 @@ def _document(parts: Sequence[Part]) -> dict[str, Any]:
     abandoned = sum(int(p.run.get("abandoned") or 0) for p in parts)
     if abandoned:
         run["abandoned"] = abandoned
-    control = _control([p.run["concurrency_control"] for p in parts
-                        if isinstance(p.run.get("concurrency_control"), Mapping)])
+    control = merge_reports([p.run["concurrency_control"] for p in parts
+                             if isinstance(p.run.get("concurrency_control"), Mapping)])
     if control:
         run["concurrency_control"] = control
     run["shards"] = [
@@ -299,42 +300,6 @@ def _judge(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if field != "name" and all(isinstance(p.get(field), int | float) for p in parts):
             total = sum(p[field] for p in parts)
             out[field] = round(total, 3) if isinstance(total, float) else total
-    return out
-
-
-def _control(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The shards' concurrency limits as one (`run.concurrency_control`): the widest range any
-    went over, the backoffs, signals and queueing of all, and the target as the bottleneck if
-    it was on any shard."""
-    if not parts:
-        return None
-    first = parts[0]
-    out: dict[str, Any] = {
-        "mode": "adaptive" if any(p.get("mode") == "adaptive" for p in parts) else first["mode"]}
-    for field, pick in (("ceiling", max), ("initial", max), ("lowest", min), ("highest", max),
-                        ("final", min), ("capacity", min)):
-        values = [p[field] for p in parts if isinstance(p.get(field), int)]
-        if values:
-            out[field] = pick(values)
-    for field in ("backoffs", "signals"):
-        if any(field in p for p in parts):
-            total: dict[str, int] = {}
-            for p in parts:
-                for k, v in (p.get(field) or {}).items():
-                    total[k] = total.get(k, 0) + int(v)
-            out[field] = total
-    if any("recoveries" in p for p in parts):
-        out["recoveries"] = sum(int(p.get("recoveries") or 0) for p in parts)
-    queued = [p["queued_ms"] for p in parts if isinstance(p.get("queued_ms"), Mapping)]
-    if queued:
-        out["queued_ms"] = {
-            "total": round(sum(float(q.get("total") or 0) for q in queued), 3),
-            "max": max(float(q.get("max") or 0) for q in queued),
-            "waited": sum(int(q.get("waited") or 0) for q in queued),
-            "acquired": sum(int(q.get("acquired") or 0) for q in queued),
-        }
-    out["bottleneck"] = ("target" if any(p.get("bottleneck") == "target" for p in parts)
-                         else first.get("bottleneck", "suite"))
     return out
 
 
