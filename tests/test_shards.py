@@ -631,3 +631,26 @@ def test_with_a_keyword_the_split_is_of_the_selected_cases(sharded) -> None:
     proc = llmops(root, "results", "merge", str(shards[0]), str(sharded["shards"][1]), "-o",
                   str(root / "reports" / "bad.json"))
     assert proc.returncode == 2 and "not one selection (-k, -m, --cases)" in proc.stderr
+
+
+def test_the_merging_process_scrubs_its_own_secrets(sharded, tmp_path) -> None:
+    """A secret of the machine that merges (an API key in its environment), found in a shard's
+    text, is not in the merged file; the shards' files are left as they were."""
+    secret = "sk-merge-only-5f3a9c1e77"
+    a = load(sharded["shards"][0])
+    a["results"][0]["message"] = f"upstream said: key {secret} rejected"
+    a["exchanges"][0]["response"] = f"Your key is {secret}."
+    integrity.sign(a, KEY.encode())
+    first = tmp_path / "shard-1.json"
+    first.write_text(json.dumps(a))
+    out = tmp_path / "merged.json"
+    env = eval_env(LLMOPS_RESULTS_KEY=KEY, OPENAI_API_KEY=secret)
+    proc = subprocess.run([sys.executable, "-m", "llmops", "results", "merge", str(first),
+                           *map(str, sharded["shards"][1:]), "-o", str(out)],
+                          cwd=sharded["root"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text()
+    assert secret not in text and "upstream said: key" in text
+    assert integrity.verify(json.loads(text), KEY.encode()) is None
+    assert secret in first.read_text()
